@@ -1,0 +1,138 @@
+"""Tree nodes: one file system entry, as stored in a tree blob.
+
+A tree blob is msgpack ``{"v": 1, "nodes": [node, ...]}`` sorted by name.
+Names and link targets are bytes, so non-UTF-8 names survive. Everything
+read back is validated here, before any other code sees it, because the
+repository may be hostile (docs/FORMAT.md §Trees).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ripcord.errors import CorruptObject, UnsafePath
+
+TREE_VERSION = 1
+FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET = (
+    "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket",
+)  # fmt: skip
+TYPES = (FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET)
+
+
+@dataclass
+class Node:
+    name: bytes
+    type: str
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    user: str = ""
+    group: str = ""
+    mtime_ns: int = 0
+    atime_ns: int = 0
+    ctime_ns: int = 0
+    size: int = 0
+    inode: int = 0
+    dev: int = 0
+    nlink: int = 1
+    rdev: int = 0
+    content: list[bytes] = field(default_factory=list)  # blob ids, in order
+    subtree: bytes | None = None
+    target: bytes = b""
+    xattrs: dict[bytes, bytes] = field(default_factory=dict)  # POSIX ACLs live here too
+    hash: bytes = b""  # BLAKE3 of the whole file
+    changed: bool = False  # the file changed while it was being read
+
+    def to_wire(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type, "mode": self.mode}
+        d.update(uid=self.uid, gid=self.gid, user=self.user, group=self.group)
+        d.update(mtime=self.mtime_ns, atime=self.atime_ns, ctime=self.ctime_ns)
+        d.update(inode=self.inode, dev=self.dev, nlink=self.nlink)
+        if self.type == FILE:
+            d.update(size=self.size, content=self.content, hash=self.hash)
+            if self.changed:
+                d["changed"] = True
+        elif self.type == DIR:
+            d["subtree"] = self.subtree
+        elif self.type == SYMLINK:
+            d["target"] = self.target
+        elif self.type in (CHAR, BLOCK):
+            d["rdev"] = self.rdev
+        if self.xattrs:
+            d["xattrs"] = self.xattrs
+        return d
+
+    @classmethod
+    def from_wire(cls, d: Any) -> Node:
+        if not isinstance(d, dict):
+            raise ValueError("node is not a map")
+        n = cls(name=check_name(d["name"]), type=d["type"])
+        if n.type not in TYPES:
+            raise ValueError(f"unknown node type {n.type!r}")
+        for attr, key in (("mode", "mode"), ("uid", "uid"), ("gid", "gid"), ("inode", "inode")):
+            setattr(n, attr, _int(d[key]))
+        n.mode &= 0o7777
+        n.user, n.group = str(d["user"]), str(d["group"])
+        n.mtime_ns, n.atime_ns, n.ctime_ns = _int(d["mtime"]), _int(d["atime"]), _int(d["ctime"])
+        n.dev, n.nlink = _int(d["dev"]), _int(d["nlink"])
+        if n.type == FILE:
+            n.size, n.hash, n.changed = _int(d["size"]), _bytes(d["hash"]), bool(d.get("changed"))
+            n.content = [_id(c) for c in d["content"]]
+        elif n.type == DIR:
+            n.subtree = _id(d["subtree"])
+        elif n.type == SYMLINK:
+            n.target = _bytes(d["target"])
+            if not n.target or b"\0" in n.target:
+                raise ValueError("bad symlink target")
+        elif n.type in (CHAR, BLOCK):
+            n.rdev = _int(d["rdev"])
+        xattrs = d.get("xattrs", {})
+        if not isinstance(xattrs, dict):
+            raise ValueError("xattrs is not a map")
+        n.xattrs = {_bytes(k): _bytes(v) for k, v in xattrs.items()}
+        return n
+
+
+def check_name(name: Any) -> bytes:
+    """A node name is one path component: never empty, '.', '..', or with '/' or NUL."""
+    if not isinstance(name, bytes) or name in (b"", b".", b"..") or b"/" in name or b"\0" in name:
+        raise UnsafePath(f"unsafe name in tree: {name!r}")
+    if len(name) > 255:
+        raise UnsafePath(f"name too long in tree: {name[:40]!r}...")
+    return name
+
+
+def _int(v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"expected an integer, got {v!r}")
+    return v
+
+
+def _bytes(v: Any) -> bytes:
+    if not isinstance(v, bytes):
+        raise ValueError(f"expected bytes, got {type(v).__name__}")
+    return v
+
+
+def _id(v: Any) -> bytes:
+    if not isinstance(v, bytes) or len(v) != 32:
+        raise ValueError("bad blob id")
+    return v
+
+
+def encode_tree(nodes: list[Node]) -> dict[str, Any]:
+    return {"v": TREE_VERSION, "nodes": [n.to_wire() for n in sorted(nodes, key=lambda n: n.name)]}
+
+
+def decode_tree(doc: Any, what: str) -> list[Node]:
+    try:
+        if doc["v"] != TREE_VERSION:
+            raise ValueError(f"tree version {doc['v']}")
+        nodes = [Node.from_wire(d) for d in doc["nodes"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CorruptObject(f"{what}: malformed ({e})") from None
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        raise CorruptObject(f"{what}: duplicate names")
+    return nodes

@@ -1,0 +1,286 @@
+"""Trees -> files: bring back a snapshot, or parts of it, under a target.
+
+Everything is created relative to directory file descriptors opened with
+O_NOFOLLOW, and every name was validated when its tree was decoded, so no
+repository content can make restore write outside the target or through a
+symlink, whatever it claims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+
+import blake3
+
+from ripcord.archive.excludes import Excluder
+from ripcord.archive.meta import write_xattrs
+from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node
+from ripcord.archive.progress import NullProgress, Progress
+from ripcord.archive.trees import find, load_nodes, split_path
+from ripcord.errors import RipcordError, UnsafePath
+from ripcord.repository import Repository, Snapshot
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class TargetFull(RipcordError):
+    """the restore target ran out of space"""
+
+
+@dataclass
+class RestoreOptions:
+    target: str
+    paths: list[str] = field(default_factory=list)
+    includes: list[str] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)
+    verify: bool = False
+
+
+@dataclass
+class RestoreReport:
+    files: int = 0
+    dirs: int = 0
+    links: int = 0
+    others: int = 0
+    bytes_written: int = 0
+    verified: int = 0
+    verify_failed: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.errors or self.verify_failed)
+
+
+class Restorer:
+    def __init__(
+        self,
+        repo: Repository,
+        snapshot: Snapshot,
+        options: RestoreOptions,
+        progress: Progress | None = None,
+    ) -> None:
+        self.repo, self.snapshot, self.options = repo, snapshot, options
+        self.progress = progress or NullProgress()
+        self.report = RestoreReport()
+        self.excluder = Excluder(options.excludes)
+        self.includer = Excluder(options.includes) if options.includes else None
+        self.can_chown = os.geteuid() == 0
+        self._links: dict[tuple[int, int], bytes] = {}  # (dev, inode) -> path below target
+
+    def run(self) -> RestoreReport:
+        os.makedirs(self.options.target, exist_ok=True)
+        root = bytes.fromhex(self.snapshot.tree)
+        target_fd = os.open(self.options.target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.target_fd = target_fd
+        self.progress.start(None)
+        try:
+            if not self.options.paths:
+                for child in load_nodes(self.repo, root):
+                    self._restore(target_fd, b"/" + child.name, child)
+            for path in self.options.paths:
+                self._restore_path(target_fd, root, path)
+        finally:
+            os.close(target_fd)
+            self.progress.finish()
+        return self.report
+
+    def _restore_path(self, target_fd: int, root: bytes, path: str) -> None:
+        """Restore one path, creating (and dating) the directories above it."""
+        parts = split_path(path)
+        if not parts:
+            for child in load_nodes(self.repo, root):
+                self._restore(target_fd, b"/" + child.name, child)
+            return
+        leaf = find(self.repo, root, path)
+        fds, above = [target_fd], b""
+        try:
+            for part in parts[:-1]:
+                above += b"/" + part
+                fds.append(self._open_dir(fds[-1], part, created_mode=0o700))
+            self._restore(fds[-1], above + b"/" + parts[-1], leaf)
+            for i in range(len(parts) - 1, 0, -1):
+                node = find(self.repo, root, b"/".join([b"", *parts[:i]]))
+                self._apply_meta(fds[i], node)
+        finally:
+            for fd in fds[1:]:
+                os.close(fd)
+
+    def _selected(self, path: bytes, node: Node) -> bool:
+        if self.excluder.excluded(path, node.type == DIR):
+            return False
+        return self.includer is None or node.type == DIR or self.includer.excluded(path, False)
+
+    def _restore(self, dir_fd: int, path: bytes, node: Node) -> bool:
+        """Restore `node` as `path`; True if anything was written."""
+        if not self._selected(path, node):
+            return False
+        try:
+            if node.type == DIR:
+                return self._dir(dir_fd, path, node)
+            if node.type == FILE:
+                self._file(dir_fd, path, node)
+            else:
+                self._special(dir_fd, node)
+            self.progress.item(os.fsdecode(path))
+            return True
+        except TargetFull:
+            raise
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise TargetFull(f"target disk full while restoring {os.fsdecode(path)}") from e
+            self.report.errors.append((os.fsdecode(path), e.strerror or str(e)))
+            return False
+
+    def _dir(self, dir_fd: int, path: bytes, node: Node) -> bool:
+        created = not _exists(dir_fd, node.name)
+        fd = self._open_dir(dir_fd, node.name, created_mode=0o700)
+        wrote = False
+        try:
+            for child in load_nodes(self.repo, node.subtree) if node.subtree else []:
+                wrote = self._restore(fd, path + b"/" + child.name, child) or wrote
+            keep = wrote or self.includer is None or self.includer.excluded(path, True)
+            if keep:
+                self._apply_meta(fd, node)
+                self.report.dirs += 1
+        finally:
+            os.close(fd)
+        if not keep and created:
+            os.rmdir(node.name, dir_fd=dir_fd)
+        return keep
+
+    def _open_dir(self, dir_fd: int, name: bytes, created_mode: int) -> int:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, created_mode, dir_fd=dir_fd)
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise UnsafePath(
+                    f"refusing to restore into {os.fsdecode(name)}: it exists and is not a"
+                    " directory (a symlink is never followed)"
+                ) from None
+            raise
+
+    def _create(self, dir_fd: int, name: bytes) -> int:
+        """A fresh file; an existing file or symlink of that name is replaced, never followed."""
+        try:
+            return os.open(name, _NEW_FILE, 0o600, dir_fd=dir_fd)
+        except FileExistsError:
+            _remove_entry(dir_fd, name)
+            return os.open(name, _NEW_FILE, 0o600, dir_fd=dir_fd)
+
+    def _file(self, dir_fd: int, path: bytes, node: Node) -> None:
+        if node.nlink > 1 and self._hardlink(dir_fd, path, node):
+            return
+        fd = self._create(dir_fd, node.name)
+        try:
+            offset = 0
+            for blob_id in node.content:
+                data = self.repo.read_blob(blob_id)
+                if data.count(0) != len(data):  # all-zero blobs become holes
+                    view = memoryview(data)
+                    pos = offset
+                    while view:
+                        n = os.pwrite(fd, view, pos)
+                        view, pos = view[n:], pos + n
+                offset += len(data)
+                self.progress.advance(len(data))
+            os.ftruncate(fd, offset)
+            self.report.bytes_written += offset
+            self._apply_meta(fd, node)
+        except BaseException:
+            os.close(fd)
+            os.unlink(node.name, dir_fd=dir_fd)  # never leave a torn file behind
+            raise
+        os.close(fd)
+        self.report.files += 1
+        if self.options.verify:
+            self._verify(dir_fd, path, node)
+
+    def _hardlink(self, dir_fd: int, path: bytes, node: Node) -> bool:
+        key = (node.dev, node.inode)
+        first = self._links.get(key)
+        if first is None:
+            self._links[key] = path.lstrip(b"/")
+            return False
+        if _exists(dir_fd, node.name):
+            _remove_entry(dir_fd, node.name)
+        os.link(
+            first, node.name, src_dir_fd=self.target_fd, dst_dir_fd=dir_fd, follow_symlinks=False
+        )
+        self.report.links += 1
+        return True
+
+    def _verify(self, dir_fd: int, path: bytes, node: Node) -> None:
+        h = blake3.blake3()
+        fd = os.open(node.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        with os.fdopen(fd, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        if h.digest() == node.hash:
+            self.report.verified += 1
+        else:
+            self.report.verify_failed.append(os.fsdecode(path))
+
+    def _special(self, dir_fd: int, node: Node) -> None:
+        if _exists(dir_fd, node.name):
+            _remove_entry(dir_fd, node.name)
+        if node.type == SYMLINK:
+            os.symlink(node.target, node.name, dir_fd=dir_fd)
+            self.report.others += 1
+            if self.can_chown:
+                os.chown(node.name, node.uid, node.gid, dir_fd=dir_fd, follow_symlinks=False)
+            os.utime(
+                node.name, ns=(node.atime_ns, node.mtime_ns), dir_fd=dir_fd, follow_symlinks=False
+            )
+            return
+        kind = {FIFO: stat.S_IFIFO, CHAR: stat.S_IFCHR, BLOCK: stat.S_IFBLK}.get(node.type)
+        if kind is None:
+            return
+        if kind == stat.S_IFIFO:
+            os.mkfifo(node.name, 0o600, dir_fd=dir_fd)
+        else:
+            os.mknod(node.name, 0o600 | kind, node.rdev, dir_fd=dir_fd)
+        self.report.others += 1
+        fd = os.open(node.name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            # fchmod/fchown do not take O_PATH descriptors; go through /proc to the same inode
+            proc = f"/proc/self/fd/{fd}"
+            if self.can_chown:
+                os.chown(proc, node.uid, node.gid)
+            os.chmod(proc, node.mode)
+            os.utime(proc, ns=(node.atime_ns, node.mtime_ns))
+        finally:
+            os.close(fd)
+
+    def _apply_meta(self, fd: int, node: Node) -> None:
+        """Owner, xattrs (ACLs included), mode and times on an open file or directory."""
+        if self.can_chown:
+            os.fchown(fd, node.uid, node.gid)
+        for name in write_xattrs(fd, node.xattrs):
+            self.report.errors.append(
+                (os.fsdecode(node.name), f"extended attribute {name} not restored")
+            )
+        os.fchmod(fd, node.mode)
+        os.utime(fd, ns=(node.atime_ns, node.mtime_ns))
+
+
+def _exists(dir_fd: int, name: bytes) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _remove_entry(dir_fd: int, name: bytes) -> None:
+    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        raise UnsafePath(f"refusing to replace directory {os.fsdecode(name)} with a file")
+    os.unlink(name, dir_fd=dir_fd)

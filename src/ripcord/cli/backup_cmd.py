@@ -1,0 +1,99 @@
+"""ripcord backup: save a snapshot of files and folders."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from rich.console import Console
+
+from ripcord.archive.backup import Backup, BackupOptions
+from ripcord.archive.excludes import read_exclude_file
+from ripcord.cli.env import Env, json_option, pass_env
+from ripcord.errors import EXIT_PARTIAL, UsageError
+from ripcord.repository import parse_time
+
+
+@click.command("backup")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--tag", "tags", multiple=True, help="Tag the snapshot (repeatable).")
+@click.option("--host", help="Host name to record (default: this machine's).")
+@click.option("--time", "when", metavar="ISO8601", help="Record this time instead of now.")
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out paths matching a gitignore-style PATTERN (repeatable).",
+)
+@click.option(
+    "--exclude-file",
+    "exclude_files",
+    multiple=True,
+    metavar="FILE",
+    help="Read exclude patterns from FILE, one per line (repeatable).",
+)
+@click.option("--exclude-caches", is_flag=True, help="Leave out directories with a CACHEDIR.TAG.")
+@click.option("--one-file-system", "-x", is_flag=True, help="Do not cross file system boundaries.")
+@json_option
+@pass_env
+def backup(
+    env: Env,
+    paths: tuple[str, ...],
+    tags: tuple[str, ...],
+    host: str | None,
+    when: str | None,
+    excludes: tuple[str, ...],
+    exclude_files: tuple[str, ...],
+    exclude_caches: bool,
+    one_file_system: bool,
+) -> int:
+    """Back up PATHS into a new snapshot.
+
+    Files unchanged since the last snapshot of the same host and paths are not
+    read again. Exits 3 if the snapshot was saved but some files could not be
+    read or changed while being read (they are listed).
+    """
+    patterns = list(excludes)
+    for f in exclude_files:
+        try:
+            patterns += read_exclude_file(f)
+        except OSError as e:
+            raise UsageError(f"cannot read exclude file {f}: {e.strerror}") from None
+    options = BackupOptions(
+        paths=[os.path.abspath(p) for p in paths],
+        tags=list(tags),
+        time=parse_time(when) if when else None,
+        excludes=patterns,
+        exclude_caches=exclude_caches,
+        one_file_system=one_file_system,
+    )
+    if host:
+        options.host = host
+    with env.open(create_default=True) as repo:
+        report = Backup(repo, options, env.progress()).run()
+    doc = {
+        "snapshot_id": report.snapshot_id,
+        "parent": report.parent,
+        **report.summary(),
+        "error_list": [{"path": p, "error": e} for p, e in report.errors],
+        "changed_while_read_list": report.changed_while_read,
+    }
+
+    def human(c: Console) -> None:
+        c.print(f"snapshot [bold]{report.snapshot_id[:12]}[/] saved")
+        c.print(
+            f"files: {report.files_new} new, {report.files_changed} changed,"
+            f" {report.files_unchanged} unchanged; {report.dirs} directories"
+        )
+        c.print(
+            f"added {report.data_added} bytes of new data ({report.stored_added} stored)"
+            f" from {report.total_bytes} bytes in {report.total_files} files"
+        )
+        for p, e in report.errors:
+            env.err.print(f"[red]could not read[/] {p}: {e}")
+        for p in report.changed_while_read:
+            env.err.print(f"[yellow]changed while being read[/] {p}")
+
+    env.emit(doc, human)
+    return EXIT_PARTIAL if report.incomplete else 0

@@ -1,0 +1,59 @@
+"""ripcord cat: show a repository object decrypted, as JSON (for debugging)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from typing import Any
+
+import click
+
+from ripcord.archive.node import decode_tree
+from ripcord.cli.env import Env, pass_env
+from ripcord.repository import resolve
+from ripcord.repository.index import decode_index_file
+from ripcord.repository.pack import frames_to_wire
+
+
+def jsonable(v: Any) -> Any:
+    """bytes as text where they are UTF-8, blob ids as hex, anything else as base64."""
+    if isinstance(v, bytes):
+        if len(v) == 32:
+            return v.hex()
+        try:
+            return v.decode()
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(v).decode()}
+    if isinstance(v, dict):
+        return {str(jsonable(k)): jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [jsonable(x) for x in v]
+    return v
+
+
+@click.command("cat")
+@click.argument("kind", type=click.Choice(["config", "snapshot", "tree", "index"]))
+@click.argument("object_id", required=False)
+@pass_env
+def cat(env: Env, kind: str, object_id: str | None) -> None:
+    """Print the config, a snapshot (latest/prefix/@TIME), a tree or an index file as JSON."""
+    with env.open() as repo:
+        doc: Any
+        if kind == "config":
+            doc = json.loads(repo.config.dump(repo.secrets.id_key))
+        elif object_id is None:
+            raise click.UsageError(f"cat {kind} needs an ID")
+        elif kind == "snapshot":
+            s = resolve(repo.snapshots(), object_id)
+            doc = {"id": s.id, **s.to_doc()}
+        elif kind == "tree":
+            nodes = decode_tree(repo.load_tree(bytes.fromhex(object_id)), f"tree {object_id}")
+            doc = {"nodes": [n.to_wire() for n in nodes]}
+        else:
+            names = [i.name for i in repo.store.list("index") if i.name[6:].startswith(object_id)]
+            if len(names) != 1:
+                raise click.UsageError(f"{object_id} matches {len(names)} index files")
+            packs = decode_index_file(repo.key, repo.store.get(names[0]), names[0])
+            doc = {"packs": [{"id": p, "frames": frames_to_wire(f)} for p, f in packs]}
+    sys.stdout.write(json.dumps(jsonable(doc), indent=2) + "\n")

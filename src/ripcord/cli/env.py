@@ -1,0 +1,116 @@
+"""What every command shares: the global options, opening the repository once,
+and printing either for people (rich) or for scripts (--json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ripcord.archive.progress import NullProgress, Progress
+from ripcord.cli.location import DefaultRepository, cache_dir, open_store
+from ripcord.cli.passwords import get_password
+from ripcord.errors import RepositoryNotFound, UsageError
+from ripcord.repository import KdfParams, Repository, read_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Env:
+    repo: str | None = None
+    password_file: str | None = None
+    password_command: str | None = None
+    json: bool = False
+    out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    def password(self, prompt: str = "repository password", confirm: bool = False) -> bytes:
+        return get_password(
+            env="RIPCORD_PASSWORD",
+            file=self.password_file,
+            command=self.password_command,
+            prompt=prompt,
+            confirm=confirm,
+        )
+
+    @contextmanager
+    def open(self, create_default: bool = False) -> Iterator[Repository]:
+        """Open the repository named by -r/RIPCORD_REPO, or the embedded default."""
+        if self.repo is None:
+            repo = self._open_default(create_default)
+        else:
+            store = open_store(self.repo)
+            read_config(store)  # refuse a missing or newer repository before any prompt
+            repo = Repository.open(store, self.password(), cache_dir=cache_dir())
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+    def _open_default(self, create: bool) -> Repository:
+        default = DefaultRepository.here()
+        if default.exists():
+            store = open_store(str(default.repo))
+            try:
+                password = default.read_key()
+            except OSError as e:
+                raise UsageError(
+                    f"the default repository's key file {default.key_file} cannot be read:"
+                    f" {e.strerror}"
+                ) from None
+            return Repository.open(store, password, cache_dir=cache_dir())
+        if not create:
+            raise RepositoryNotFound(
+                "no repository given (-r/--repo or RIPCORD_REPO) and no default repository"
+                f" at {default.repo}"
+            )
+        store = open_store(str(default.repo), create=True)
+        repo = Repository.init(store, default.new_key(), KdfParams(), cache_dir=cache_dir())
+        self.err.print(
+            f"created the default repository at [bold]{default.repo}[/]\n"
+            f"its key is in [bold]{default.key_file}[/] (mode 0600).\n"
+            "[yellow]Keep a copy of that key file somewhere safe: without it these backups"
+            " cannot be read.[/]"
+        )
+        return repo
+
+    def emit(self, doc: Any, human: Callable[[Console], None]) -> None:
+        """One JSON document on stdout with --json, otherwise the human rendering."""
+        if self.json:
+            sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        else:
+            human(self.out)
+
+    def progress(self) -> Progress:
+        if self.json or not self.err.is_terminal or os.environ.get("RIPCORD_NO_PROGRESS"):
+            return NullProgress()
+        from ripcord.cli.progress import RichProgress
+
+        return RichProgress(self.err)
+
+
+def json_option(f: F) -> F:
+    """`--json` after the command name too, as scripts tend to write it."""
+
+    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.ensure_object(Env).json = True
+
+    return click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=set_json,
+        help="Print one JSON document.",
+    )(f)
+
+
+pass_env = click.make_pass_decorator(Env, ensure=True)

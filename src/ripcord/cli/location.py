@@ -1,0 +1,53 @@
+"""Which repository a command means, and the store behind it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from ripcord.storage import LocalStore, Store
+
+APP = "ripcord"
+
+
+@dataclass(frozen=True)
+class DefaultRepository:
+    """The embedded default: a local repository opened by a generated key file."""
+
+    repo: Path
+    key_file: Path
+
+    @classmethod
+    def here(cls) -> DefaultRepository:
+        data = Path(os.environ.get("RIPCORD_DATA_DIR") or platformdirs.user_data_dir(APP))
+        conf = Path(os.environ.get("RIPCORD_CONFIG_DIR") or platformdirs.user_config_dir(APP))
+        return cls(data / "repo", conf / "default-repo.key")
+
+    def exists(self) -> bool:
+        return (self.repo / "config").exists()
+
+    def read_key(self) -> bytes:
+        return self.key_file.read_bytes().strip()
+
+    def new_key(self) -> bytes:
+        """Write a random password to a 0600 key file; never overwrite one."""
+        self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = secrets.token_urlsafe(32).encode()
+        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key + b"\n")
+        return key
+
+
+def open_store(location: str, create: bool = False) -> Store:
+    """A store for a repository location (a local path, for now)."""
+    path = location[len("local:") :] if location.startswith("local:") else location
+    return LocalStore(os.path.expanduser(path), create=create)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RIPCORD_CACHE_DIR") or platformdirs.user_cache_dir(APP))

@@ -1,0 +1,104 @@
+"""The `ripcord` command: global options, the commands, and exit codes.
+
+Exit codes (README.md §Exit codes): 0 ok; 1 error; 2 usage; 3 snapshot saved
+or restore done but some files could not be read or written; 10 no repository
+there; 11 could not lock; 12 wrong password or key; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import click
+
+from ripcord import __version__
+from ripcord.cli.backup_cmd import backup
+from ripcord.cli.cat_cmd import cat
+from ripcord.cli.env import Env
+from ripcord.cli.init_cmd import init
+from ripcord.cli.key_cmd import key
+from ripcord.cli.ls_cmd import ls
+from ripcord.cli.restore_cmd import restore
+from ripcord.cli.snapshots_cmd import snapshots
+from ripcord.cli.stats_cmd import stats
+from ripcord.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, RipcordError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "-r",
+    "--repo",
+    envvar="RIPCORD_REPO",
+    metavar="REPO",
+    help="Repository location [env RIPCORD_REPO]. Without it, the default"
+    " repository in your data directory is used.",
+)
+@click.option(
+    "--password-file",
+    envvar="RIPCORD_PASSWORD_FILE",
+    metavar="FILE",
+    help="Read the password from FILE [env RIPCORD_PASSWORD_FILE].",
+)
+@click.option(
+    "--password-command",
+    envvar="RIPCORD_PASSWORD_COMMAND",
+    metavar="CMD",
+    help="Run CMD and use its output as the password [env RIPCORD_PASSWORD_COMMAND].",
+)
+@click.option("--json", "json_out", is_flag=True, help="Print one JSON document on stdout.")
+@click.version_option(__version__, prog_name="ripcord")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    repo: str | None,
+    password_file: str | None,
+    password_command: str | None,
+    json_out: bool,
+) -> None:
+    """ripcord: encrypted, deduplicated, versioned backups.
+
+    The password comes from RIPCORD_PASSWORD, --password-file, --password-command,
+    or a prompt on a terminal.
+    """
+    env = ctx.ensure_object(Env)
+    env.repo, env.password_file, env.password_command = repo, password_file, password_command
+    env.json = env.json or json_out
+
+
+for command in (init, backup, snapshots, ls, restore, stats, cat, key):
+    cli.add_command(command)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run a command line and return its exit code (used by main and by tests)."""
+    env = Env()
+    try:
+        rv = cli.main(args=argv, prog_name="ripcord", standalone_mode=False, obj=env)
+        return rv if isinstance(rv, int) else 0
+    except RipcordError as e:
+        return _fail(env, str(e) or (type(e).__doc__ or "error"), e.exit_code)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        return _fail(env, "interrupted", EXIT_INTERRUPTED)
+    except Exception as e:  # a bug or an unexpected fault: say so plainly
+        if os.environ.get("RIPCORD_DEBUG"):
+            traceback.print_exc()
+        return _fail(env, f"unexpected error: {type(e).__name__}: {e}", EXIT_ERROR)
+
+
+def _fail(env: Env, message: str, code: int) -> int:
+    sys.stderr.write(f"ripcord: {message}\n")
+    if env.json:
+        sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
+    return code
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,55 @@
+"""ripcord snapshots: list snapshots."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ripcord.cli.env import Env, json_option, pass_env
+from ripcord.repository import Snapshot
+
+
+def snapshot_doc(s: Snapshot) -> dict[str, object]:
+    return {"id": s.id, **s.to_doc()}
+
+
+@click.command("snapshots")
+@click.option("--host", help="Only snapshots of this host.")
+@click.option("--tag", "tags", multiple=True, help="Only snapshots with this tag.")
+@json_option
+@pass_env
+def snapshots(env: Env, host: str | None, tags: tuple[str, ...]) -> None:
+    """List snapshots, oldest first."""
+    with env.open() as repo:
+        snaps = [
+            s
+            for s in repo.snapshots()
+            if (host is None or s.host == host) and set(tags) <= set(s.tags)
+        ]
+
+    def human(c: Console) -> None:
+        t = Table("id", "time", "host", "tags", "paths", "files", "size", box=None)
+        for s in snaps:
+            t.add_row(
+                s.id[:12],
+                s.time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                s.host,
+                ",".join(s.tags),
+                "\n".join(s.paths),
+                str(s.summary.get("total_files", "")),
+                _human_bytes(s.summary.get("total_bytes", 0)),
+            )
+        c.print(t)
+        c.print(f"{len(snaps)} snapshots")
+
+    env.emit([snapshot_doc(s) for s in snaps], human)
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,92 @@
+"""The repository config: format version and chunker parameters.
+
+Stored as plain JSON so that any version of ripcord can recognise a
+repository and refuse a newer format before asking for a password; a keyed
+BLAKE3 MAC over the canonical JSON, checked after unlocking, detects tampering.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import blake3
+
+from ripcord.errors import CorruptObject, UnsupportedFormat
+
+FORMAT_NAME = "ripcord"
+FORMAT_VERSION = 1
+_MAC_CONTEXT = b"ripcord v1 config mac"
+
+
+@dataclass(frozen=True)
+class ChunkerParams:
+    min_size: int = 256 * 1024
+    avg_size: int = 1024 * 1024
+    max_size: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    id: str
+    chunker: ChunkerParams
+    compression_level: int = 3
+    version: int = FORMAT_VERSION
+
+    @classmethod
+    def new(cls, chunker: ChunkerParams | None = None) -> Config:
+        return cls(id=os.urandom(16).hex(), chunker=chunker or ChunkerParams())
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_NAME,
+            "version": self.version,
+            "id": self.id,
+            "chunker": asdict(self.chunker),
+            "compression": {"algorithm": "zstd", "level": self.compression_level},
+        }
+
+    def mac(self, id_key: bytes) -> str:
+        canon = json.dumps(self._body(), sort_keys=True, separators=(",", ":")).encode()
+        return blake3.blake3(_MAC_CONTEXT + canon, key=id_key).hexdigest()
+
+    def dump(self, id_key: bytes) -> bytes:
+        return json.dumps({**self._body(), "mac": self.mac(id_key)}, indent=1).encode()
+
+
+def parse_config(raw: bytes) -> tuple[Config, str]:
+    """Parse and check the version; returns the config and its claimed MAC."""
+    try:
+        doc = json.loads(raw)
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+    except ValueError as e:
+        raise CorruptObject(f"config: not valid JSON ({e})") from None
+    if doc.get("format") != FORMAT_NAME:
+        raise CorruptObject("config: this is not a ripcord repository")
+    version = doc.get("version")
+    if version != FORMAT_VERSION:
+        raise UnsupportedFormat(
+            f"repository format version {version!r}; this ripcord reads version {FORMAT_VERSION}"
+            " only (a newer ripcord made it?)"
+        )
+    try:
+        c = doc["chunker"]
+        chunker = ChunkerParams(int(c["min_size"]), int(c["avg_size"]), int(c["max_size"]))
+        if not (64 <= chunker.min_size <= chunker.avg_size <= chunker.max_size <= 16 << 20):
+            raise ValueError("chunker sizes out of range")
+        level = int(doc["compression"]["level"])
+        if doc["compression"]["algorithm"] != "zstd" or not -7 <= level <= 22:
+            raise ValueError("unsupported compression")
+        config = Config(id=str(doc["id"]), chunker=chunker, compression_level=level)
+        return config, str(doc["mac"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CorruptObject(f"config: malformed ({e})") from None
+
+
+def check_mac(config: Config, claimed: str, id_key: bytes) -> None:
+    if not hmac.compare_digest(config.mac(id_key), claimed):
+        raise CorruptObject("config: MAC mismatch (tampered, or key belongs elsewhere)")

@@ -1,0 +1,142 @@
+"""The blob index: blob id -> (pack, frame, offset in frame), kept in SQLite.
+
+The repository's index files (sealed msgpack, written once each) are the
+truth; this local SQLite database is a cache of their union, so index memory
+does not grow with a Python object per blob. It records which index files it
+has absorbed and rebuilds itself if any of them disappeared.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgpack
+
+from ripcord.errors import CorruptObject
+from ripcord.repository.crypto import open_sealed, seal
+from ripcord.repository.pack import Frame, frames_from_wire, frames_to_wire
+
+INDEX_AAD = b"ripcord v1 index"
+INDEX_VERSION = 1
+MAX_INDEX = 256 << 20
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS packs (n INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    id BLOB PRIMARY KEY, type INT, pack INT, frame_off INT, frame_len INT,
+    blob_off INT, blob_len INT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    pack: str
+    type: int
+    frame_offset: int
+    frame_length: int
+    offset: int
+    length: int
+
+
+PackFrames = tuple[str, list[Frame]]
+
+
+def encode_index_file(key: bytes, packs: Iterable[PackFrames]) -> bytes:
+    doc = {"v": INDEX_VERSION, "packs": [[name, frames_to_wire(f)] for name, f in packs]}
+    return seal(key, bytes(msgpack.packb(doc)), INDEX_AAD)
+
+
+def decode_index_file(key: bytes, data: bytes, what: str) -> list[PackFrames]:
+    if len(data) > MAX_INDEX:
+        raise CorruptObject(f"{what}: index file too large")
+    plain = open_sealed(key, data, INDEX_AAD, what)
+    try:
+        doc = msgpack.unpackb(plain)
+        if doc["v"] != INDEX_VERSION:
+            raise ValueError(f"index version {doc['v']}")
+        out = []
+        for name, frames in doc["packs"]:
+            if not isinstance(name, str) or len(name) != 64:
+                raise ValueError("bad pack name")
+            out.append((name, frames_from_wire(frames, what)))
+        return out
+    except (KeyError, TypeError, ValueError) as e:
+        raise CorruptObject(f"{what}: index malformed ({e})") from None
+
+
+class IndexCache:
+    """SQLite-backed map of every blob the repository's index files list."""
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.executescript(_SCHEMA)
+        self._pack_ids: dict[str, int] = {}
+
+    def known_files(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT name FROM index_files")}
+
+    def reset(self) -> None:
+        self.db.executescript("DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files;")
+        self._pack_ids.clear()
+
+    def _pack_n(self, name: str) -> int:
+        n = self._pack_ids.get(name)
+        if n is None:
+            self.db.execute("INSERT OR IGNORE INTO packs(name) VALUES (?)", (name,))
+            row = self.db.execute("SELECT n FROM packs WHERE name=?", (name,)).fetchone()
+            n = self._pack_ids[name] = int(row[0])
+        return n
+
+    def add(self, packs: Iterable[PackFrames], index_file: str | None = None) -> None:
+        """Record blobs (first location wins) and, optionally, the file they came from."""
+        self.db.execute("BEGIN")
+        try:
+            for name, frames in packs:
+                n = self._pack_n(name)
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)",
+                    (
+                        (b.id, b.type, n, f.offset, f.length, b.offset, b.length)
+                        for f in frames
+                        for b in f.blobs
+                    ),
+                )
+            if index_file is not None:
+                self.db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (index_file,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def has(self, blob_id: bytes) -> bool:
+        return self.db.execute("SELECT 1 FROM blobs WHERE id=?", (blob_id,)).fetchone() is not None
+
+    def lookup(self, blob_id: bytes) -> Location | None:
+        row = self.db.execute(
+            "SELECT p.name, b.type, b.frame_off, b.frame_len, b.blob_off, b.blob_len"
+            " FROM blobs b JOIN packs p ON p.n = b.pack WHERE b.id=?",
+            (blob_id,),
+        ).fetchone()
+        return Location(*row) if row else None
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM blobs").fetchone()[0])
+
+    def sizes(self) -> Iterator[tuple[int, int]]:
+        """(type, length) of every indexed blob."""
+        yield from self.db.execute("SELECT type, blob_len FROM blobs")
+
+    def pack_names(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT name FROM packs")}
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,130 @@
+"""Packs: frames of compressed, encrypted blobs with a self-describing trailer.
+
+Layout (docs/FORMAT.md §Packs)::
+
+    frame* | sealed trailer | trailer length (u32 LE) | b"RCP1"
+
+A frame is one sealed unit; its plaintext is a compression byte followed by
+the (compressed) concatenation of one or more blobs. Large chunks get a frame
+each; small blobs share a frame so that thousands of tiny files compress
+together rather than one by one, while each stays addressable on its own.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import zstandard
+
+from ripcord.errors import CorruptObject
+from ripcord.repository.crypto import open_sealed, seal
+
+MAGIC = b"RCP1"
+FRAME_AAD = b"ripcord v1 frame"
+TRAILER_AAD = b"ripcord v1 pack trailer"
+RAW = 0
+ZSTD = 1
+DATA = 0
+TREE = 1
+MAX_FRAME = 64 << 20  # bound on any frame read back, stored or plain
+MAX_TRAILER = 64 << 20
+BLOB_ID_SIZE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class BlobEntry:
+    """Where a blob lives inside its frame."""
+
+    id: bytes
+    type: int
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    offset: int
+    length: int
+    blobs: tuple[BlobEntry, ...]
+
+
+def compress_frame(plain: bytes, level: int) -> tuple[bytes, int]:
+    """Compress when it helps; return the frame plaintext and the stored size."""
+    packed = zstandard.ZstdCompressor(level=level).compress(plain)
+    if len(packed) < len(plain) * 0.97:
+        return bytes([ZSTD]) + packed, len(packed)
+    return bytes([RAW]) + plain, len(plain)
+
+
+def seal_frame(key: bytes, plain: bytes, level: int) -> bytes:
+    body, _ = compress_frame(plain, level)
+    return seal(key, body, FRAME_AAD)
+
+
+def open_frame(key: bytes, data: bytes, what: str) -> bytes:
+    body = open_sealed(key, data, FRAME_AAD, what)
+    if not body:
+        raise CorruptObject(f"{what}: empty frame")
+    if body[0] == RAW:
+        return body[1:]
+    if body[0] == ZSTD:
+        try:
+            dctx = zstandard.ZstdDecompressor()
+            return bytes(dctx.decompress(body[1:], max_output_size=MAX_FRAME))
+        except zstandard.ZstdError as e:
+            raise CorruptObject(f"{what}: cannot decompress ({e})") from None
+    raise CorruptObject(f"{what}: unknown compression {body[0]}")
+
+
+def frames_to_wire(frames: Sequence[Frame]) -> list[Any]:
+    return [
+        [f.offset, f.length, [[b.id, b.type, b.offset, b.length] for b in f.blobs]] for f in frames
+    ]
+
+
+def frames_from_wire(raw: Any, what: str) -> list[Frame]:
+    """Validate untrusted frame lists (trailers and index files share them)."""
+    try:
+        frames = []
+        for off, length, blobs in raw:
+            if not (isinstance(off, int) and isinstance(length, int)):
+                raise ValueError("offsets must be integers")
+            if off < 0 or not 0 < length <= MAX_FRAME:
+                raise ValueError("frame out of range")
+            entries = []
+            for bid, btype, boff, blen in blobs:
+                if not isinstance(bid, bytes) or len(bid) != BLOB_ID_SIZE:
+                    raise ValueError("bad blob id")
+                if btype not in (DATA, TREE) or not isinstance(boff, int):
+                    raise ValueError("bad blob type")
+                if not isinstance(blen, int) or boff < 0 or blen < 0 or boff + blen > MAX_FRAME:
+                    raise ValueError("blob out of range")
+                entries.append(BlobEntry(bid, btype, boff, blen))
+            frames.append(Frame(off, length, tuple(entries)))
+        return frames
+    except (TypeError, ValueError) as e:
+        raise CorruptObject(f"{what}: malformed blob list ({e})") from None
+
+
+def build_trailer(key: bytes, frames: Sequence[Frame]) -> bytes:
+    sealed = seal(key, bytes(msgpack.packb(frames_to_wire(frames))), TRAILER_AAD)
+    return sealed + struct.pack("<I", len(sealed)) + MAGIC
+
+
+def read_trailer(key: bytes, pack: bytes, what: str) -> list[Frame]:
+    """Parse a whole pack's trailer: how an index is rebuilt from packs."""
+    if len(pack) < 8 or pack[-4:] != MAGIC:
+        raise CorruptObject(f"{what}: not a ripcord pack")
+    (n,) = struct.unpack("<I", pack[-8:-4])
+    if n > MAX_TRAILER or n > len(pack) - 8:
+        raise CorruptObject(f"{what}: trailer length out of range")
+    plain = open_sealed(key, pack[-8 - n : -8], TRAILER_AAD, what)
+    try:
+        wire = msgpack.unpackb(plain)
+    except Exception as e:
+        raise CorruptObject(f"{what}: trailer malformed ({e})") from None
+    return frames_from_wire(wire, what)

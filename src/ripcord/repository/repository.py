@@ -1,0 +1,331 @@
+"""The repository: encrypted, compressed, deduplicated blobs over a Store.
+
+It knows nothing of files or paths. Write order keeps a crash harmless:
+packs, then the index files that list them, then (by the caller) the
+snapshot; a crash leaves at most packs nothing refers to.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import blake3
+import msgpack
+
+from ripcord.errors import (
+    CorruptObject,
+    MissingObject,
+    RepositoryNotFound,
+    RipcordError,
+    WrongPassword,
+)
+from ripcord.repository import keys
+from ripcord.repository.config import Config, check_mac, parse_config
+from ripcord.repository.crypto import content_id
+from ripcord.repository.index import (
+    IndexCache,
+    Location,
+    PackFrames,
+    decode_index_file,
+    encode_index_file,
+)
+from ripcord.repository.keys import KdfParams, MasterSecrets
+from ripcord.repository.locks import Clock, Lock, utcnow
+from ripcord.repository.pack import DATA, TREE, open_frame
+from ripcord.repository.packer import Packer, default_workers, pack_name
+from ripcord.repository.snapshots import Snapshot, decode_snapshot, encode_snapshot
+from ripcord.storage import ObjectNotFound, Store
+
+INDEX_EVERY = 64  # packs between index files, bounding unindexed state
+FRAME_CACHE_BYTES = 64 << 20
+
+
+class Repository:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        secrets: MasterSecrets,
+        cache_dir: Path | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.store, self.config, self.secrets, self.clock = store, config, secrets, clock
+        self.key = secrets.encryption_key
+        self.key_name = ""  # the key file this process unlocked with
+        self.index = IndexCache(cache_dir / "index.sqlite" if cache_dir else None)
+        self._unindexed: list[PackFrames] = []
+        self._pending: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
+        self._frame_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._frame_cache_size = 0
+        self._cache_lock = threading.Lock()
+        self.stored_bytes = 0  # pack bytes written by this process
+        workers = default_workers()
+        self._cpu = ThreadPoolExecutor(workers, thread_name_prefix="ripcord-cpu")
+        self._io = ThreadPoolExecutor(2, thread_name_prefix="ripcord-io")
+        self._packers = {
+            t: Packer(store, self.key, config.compression_level, self._cpu, self._io, self._stored)
+            for t in (DATA, TREE)
+        }
+        self.sync_index()
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        store: Store,
+        password: bytes,
+        kdf: KdfParams | None = None,
+        copy_from: Repository | None = None,
+        cache_dir: Path | None = None,
+    ) -> Repository:
+        try:
+            store.stat("config")
+        except ObjectNotFound:
+            pass
+        else:
+            raise RipcordError("a repository already exists there")
+        secrets = MasterSecrets.generate(copy_from.secrets if copy_from else None)
+        config = Config.new(copy_from.config.chunker if copy_from else None)
+        key_raw = keys.make_key_file(password, secrets, kdf or KdfParams())
+        key_name = f"keys/{keys.key_id(key_raw)}"
+        store.put(key_name, key_raw)
+        store.put("config", config.dump(secrets.id_key))  # last: marks the repository usable
+        repo = cls(store, config, secrets, _scoped(cache_dir, config))
+        repo.key_name = key_name
+        return repo
+
+    @classmethod
+    def open(cls, store: Store, password: bytes, cache_dir: Path | None = None) -> Repository:
+        config, mac = read_config(store)
+        secrets, key_name = unlock(store, password)
+        check_mac(config, mac, secrets.id_key)
+        repo = cls(store, config, secrets, _scoped(cache_dir, config))
+        repo.key_name = key_name
+        return repo
+
+    def close(self) -> None:
+        self._cpu.shutdown(wait=True, cancel_futures=True)
+        self._io.shutdown(wait=True, cancel_futures=True)
+        self.index.close()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def lock(self, exclusive: bool = False) -> Iterator[Lock]:
+        lock = Lock(self.store, self.key, exclusive, self.clock)
+        lock.acquire()
+        try:
+            yield lock
+        finally:
+            lock.release()
+
+    # -- key slots -----------------------------------------------------------------------
+
+    def add_key(self, password: bytes, kdf: KdfParams | None = None) -> str:
+        raw = keys.make_key_file(password, self.secrets, kdf or KdfParams())
+        name = f"keys/{keys.key_id(raw)}"
+        self.store.put(name, raw)
+        return name
+
+    def list_keys(self) -> list[tuple[str, dict[str, object]]]:
+        out = []
+        for info in sorted(self.store.list("keys"), key=lambda i: i.name):
+            out.append((info.name, keys.parse_key_file(self._get(info.name), info.name)))
+        return out
+
+    def remove_key(self, name: str) -> None:
+        """Delete a key slot; never the last one, never the one in use."""
+        names = [n for n, _ in self.list_keys()]
+        if name not in names:
+            raise MissingObject(f"no key {name}")
+        if name == self.key_name:
+            raise RipcordError("refusing to remove the key this command unlocked with")
+        if len(names) < 2:
+            raise RipcordError("refusing to remove the last key")
+        self.store.delete(name)
+
+    def change_password(self, password: bytes, kdf: KdfParams | None = None) -> str:
+        """New key slot first, then the old one goes: a crash leaves both, never none."""
+        old, new = self.key_name, self.add_key(password, kdf)
+        self.key_name = new
+        if old:
+            self.store.delete(old)
+        return new
+
+    # -- index ---------------------------------------------------------------------------
+
+    def sync_index(self) -> None:
+        """Bring the local index cache up to the repository's index files."""
+        names = {i.name for i in self.store.list("index")}
+        known = self.index.known_files()
+        if known - names:
+            self.index.reset()
+            known = set()
+        for name in sorted(names - known):
+            packs = decode_index_file(self.key, self._get(name), name)
+            self.index.add(packs, name)
+
+    def _stored(self, pack: PackFrames, size: int) -> None:
+        self._unindexed.append(pack)
+        self.stored_bytes += size
+        if len(self._unindexed) >= INDEX_EVERY:
+            self._write_index()
+
+    def _write_index(self) -> None:
+        if not self._unindexed:
+            return
+        packs, self._unindexed = self._unindexed, []
+        data = encode_index_file(self.key, packs)
+        name = f"index/{content_id(data)}"
+        self.store.put(name, data)
+        self.index.add(packs, name)
+        for _, frames in packs:
+            for f in frames:
+                for b in f.blobs:
+                    self._pending.pop(b.id, None)
+
+    def flush(self) -> None:
+        """Make every blob added so far durable and indexed."""
+        for packer in self._packers.values():
+            packer.flush()
+        self._write_index()
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    def blob_id(self, data: bytes | memoryview) -> bytes:
+        return blake3.blake3(data, key=self.secrets.id_key).digest()
+
+    def has_blob(self, blob_id: bytes) -> bool:
+        return blob_id in self._pending or self.index.has(blob_id)
+
+    def add_blob(
+        self, blob_type: int, data: bytes, blob_id: bytes | None = None
+    ) -> tuple[bytes, bool]:
+        """Store a blob unless already present; returns (id, newly stored)."""
+        if blob_id is None:
+            blob_id = self.blob_id(data)
+        if self.has_blob(blob_id):
+            return blob_id, False
+        self._pending[blob_id] = blob_type
+        self._packers[blob_type].add(blob_id, blob_type, bytes(data))
+        return blob_id, True
+
+    def locate(self, blob_id: bytes) -> Location:
+        loc = self.index.lookup(blob_id)
+        if loc is None:
+            if blob_id in self._pending:
+                self.flush()
+                return self.locate(blob_id)
+            raise MissingObject(f"blob {blob_id.hex()} is not in the index")
+        return loc
+
+    def read_blob(self, blob_id: bytes) -> bytes:
+        loc = self.locate(blob_id)
+        frame = self._frame(loc)
+        data = frame[loc.offset : loc.offset + loc.length]
+        if len(data) != loc.length or self.blob_id(data) != blob_id:
+            raise CorruptObject(
+                f"pack {loc.pack}: blob {blob_id.hex()} does not match its id (damaged pack)"
+            )
+        return data
+
+    def _frame(self, loc: Location) -> bytes:
+        key = (loc.pack, loc.frame_offset)
+        with self._cache_lock:
+            cached = self._frame_cache.get(key)
+            if cached is not None:
+                self._frame_cache.move_to_end(key)
+                return cached
+        name = pack_name(loc.pack)
+        raw = self._get(name, loc.frame_offset, loc.frame_length)
+        if len(raw) != loc.frame_length:
+            raise CorruptObject(f"{name}: truncated (frame at {loc.frame_offset} is cut short)")
+        plain = open_frame(self.key, raw, f"{name} frame at {loc.frame_offset}")
+        with self._cache_lock:
+            self._frame_cache[key] = plain
+            self._frame_cache_size += len(plain)
+            while self._frame_cache_size > FRAME_CACHE_BYTES and len(self._frame_cache) > 1:
+                _, old = self._frame_cache.popitem(last=False)
+                self._frame_cache_size -= len(old)
+        return plain
+
+    def _get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        try:
+            return self.store.get(name, offset, length)
+        except ObjectNotFound:
+            raise MissingObject(f"{name} is missing from the repository") from None
+
+    # -- trees ---------------------------------------------------------------------------
+
+    def save_tree(self, doc: object) -> bytes:
+        blob_id, _ = self.add_blob(TREE, bytes(msgpack.packb(doc)))
+        return blob_id
+
+    def load_tree(self, tree_id: bytes) -> object:
+        data = self.read_blob(tree_id)
+        try:
+            return msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception as e:
+            raise CorruptObject(f"tree {tree_id.hex()}: malformed ({e})") from None
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def save_snapshot(self, snap: Snapshot) -> str:
+        """Write a snapshot; everything it references must already be flushed."""
+        self.flush()
+        data = encode_snapshot(self.key, snap)
+        snap.id = content_id(data)
+        self.store.put(f"snapshots/{snap.id}", data)
+        return snap.id
+
+    def snapshot_ids(self) -> list[str]:
+        return sorted(i.name.split("/", 1)[1] for i in self.store.list("snapshots"))
+
+    def load_snapshot(self, snap_id: str) -> Snapshot:
+        name = f"snapshots/{snap_id}"
+        data = self._get(name)
+        if content_id(data) != snap_id:
+            raise CorruptObject(f"{name}: content does not match its name (damaged or altered)")
+        return decode_snapshot(self.key, data, snap_id)
+
+    def snapshots(self) -> list[Snapshot]:
+        """All snapshots, oldest first."""
+        snaps = [self.load_snapshot(i) for i in self.snapshot_ids()]
+        return sorted(snaps, key=lambda s: (s.time, s.id))
+
+    def pack_sizes(self) -> dict[str, int]:
+        return {i.name.rsplit("/", 1)[1]: i.size for i in self.store.list("data")}
+
+
+def read_config(store: Store) -> tuple[Config, str]:
+    try:
+        raw = store.get("config")
+    except ObjectNotFound:
+        raise RepositoryNotFound("no repository there (no config object)") from None
+    return parse_config(raw)
+
+
+def unlock(store: Store, password: bytes) -> tuple[MasterSecrets, str]:
+    """The master secrets and the name of the key file the password opens."""
+    names = sorted(i.name for i in store.list("keys"))
+    if not names:
+        raise CorruptObject("repository has no key files")
+    for name in names:
+        secrets = keys.try_unlock(store.get(name), name, password)
+        if secrets is not None:
+            return secrets, name
+    raise WrongPassword("wrong password: no key in this repository opens with it")
+
+
+def _scoped(cache_dir: Path | None, config: Config) -> Path | None:
+    return cache_dir / config.id if cache_dir else None

@@ -1,0 +1,74 @@
+"""The `Store` contract: a dumb, write-once object store.
+
+A store moves opaque bytes by name and knows nothing of encryption or files.
+Every backend passes the one contract suite in tests/contract/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ripcord.storage.errors import InvalidName
+
+_NAME = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
+
+
+def validate_name(name: str) -> str:
+    """Accept only lowercase ASCII names of '/'-separated segments.
+
+    One place decides what a name may be, so no backend can be tricked into
+    writing outside its root (no '..', no leading '/', no empty segment).
+    """
+    if len(name) > 255 or not _NAME.match(name):
+        raise InvalidName(f"invalid object name {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a store can guarantee beyond the basic contract."""
+
+    object_lock: bool = False
+    append_only: bool = False
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PutOptions:
+    """Extras that travel with a put rather than as extra methods."""
+
+    retain_until: datetime | None = None
+
+
+class Store(Protocol):
+    """Six operations; see docs/FORMAT.md for the names a repository uses."""
+
+    capabilities: Capabilities
+
+    def put(self, name: str, data: bytes, options: PutOptions | None = None) -> None:
+        """Write a new object; raises ObjectExists if the name is taken."""
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        """Read an object or a range of it; raises ObjectNotFound."""
+
+    def stat(self, name: str) -> ObjectInfo:
+        """Size of an object; raises ObjectNotFound."""
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose name starts with `prefix` + '/', in no order."""
+
+    def delete(self, name: str) -> None:
+        """Remove an object; raises ObjectNotFound."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,102 @@
+"""A repository in a local directory.
+
+Writes are exclusive-create of a temporary file, fsync, then a link to the
+final name (which fails if the name exists), so a reader never sees a torn
+object and nothing is ever overwritten. Finished objects are made read-only.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ripcord.errors import RepositoryNotFound, StoreError
+from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
+from ripcord.storage.errors import ObjectExists, ObjectNotFound, StoreFull
+
+_TMP = ".tmp"
+
+
+class LocalStore:
+    capabilities = Capabilities(local=True)
+
+    def __init__(self, root: str | os.PathLike[str], create: bool = False) -> None:
+        self.root = Path(root)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise RepositoryNotFound(f"no repository at {self.root}")
+
+    def _path(self, name: str) -> Path:
+        return self.root / validate_name(name)
+
+    def put(self, name: str, data: bytes, options: PutOptions | None = None) -> None:
+        final = self._path(name)
+        tmpdir = self.root / _TMP
+        tmpdir.mkdir(exist_ok=True)
+        tmp = tmpdir / f"{os.getpid()}-{os.urandom(8).hex()}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                raise ObjectExists(f"{name} already exists") from None
+            _fsync_dir(final.parent)
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise StoreFull(f"no space left writing {name} to {self.root}") from e
+            raise StoreError(f"cannot write {name}: {e.strerror}") from e
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        try:
+            with open(self._path(name), "rb") as f:
+                if offset:
+                    f.seek(offset)
+                return f.read() if length is None else f.read(length)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{name} not found") from None
+        except OSError as e:
+            raise StoreError(f"cannot read {name}: {e.strerror}") from e
+
+    def stat(self, name: str) -> ObjectInfo:
+        try:
+            return ObjectInfo(name, self._path(name).stat().st_size)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{name} not found") from None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self._path(prefix)
+        for dirpath, _dirs, files in os.walk(base):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            for f in files:
+                st = os.stat(os.path.join(dirpath, f))
+                yield ObjectInfo(f"{rel}/{f}", st.st_size)
+
+    def delete(self, name: str) -> None:
+        try:
+            self._path(name).unlink()
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{name} not found") from None
+
+    def close(self) -> None:
+        pass
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
