@@ -1,0 +1,1 @@
+"""Files <-> trees: scan, chunk, save, restore."""
