@@ -11,12 +11,15 @@ import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISREG
 
 from ripcord.errors import RepositoryNotFound, StoreError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
 from ripcord.storage.errors import ObjectExists, ObjectNotFound, StoreFull
 
 _TMP = ".tmp"
+# what the OS says when a name is missing, or runs into a file or directory on the way
+_MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
 class LocalStore:
@@ -65,16 +68,19 @@ class LocalStore:
                 if offset:
                     f.seek(offset)
                 return f.read() if length is None else f.read(length)
-        except FileNotFoundError:
+        except _MISSING:
             raise ObjectNotFound(f"{name} not found") from None
         except OSError as e:
             raise StoreError(f"cannot read {name}: {e.strerror}") from e
 
     def stat(self, name: str) -> ObjectInfo:
         try:
-            return ObjectInfo(name, self._path(name).stat().st_size)
-        except FileNotFoundError:
+            st = self._path(name).stat()
+        except _MISSING:
             raise ObjectNotFound(f"{name} not found") from None
+        if not S_ISREG(st.st_mode):  # a directory is a prefix, not an object
+            raise ObjectNotFound(f"{name} not found")
+        return ObjectInfo(name, st.st_size)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         base = self._path(prefix)
@@ -87,7 +93,7 @@ class LocalStore:
     def delete(self, name: str) -> None:
         try:
             self._path(name).unlink()
-        except FileNotFoundError:
+        except _MISSING:
             raise ObjectNotFound(f"{name} not found") from None
 
     def close(self) -> None:

@@ -1,0 +1,33 @@
+"""The stores the contract suite runs against.
+
+Every backend adds one factory to STORE_FACTORIES and so runs the whole of
+test_store_contract.py; a remote store (S3, SFTP) whose server cannot start
+must fail the run, never skip it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ripcord.storage import LocalStore, MemoryStore, Store
+
+StoreFactory = Callable[[Path], Store]
+
+STORE_FACTORIES: list[tuple[str, StoreFactory]] = [
+    ("memory", lambda tmp: MemoryStore()),
+    ("local", lambda tmp: LocalStore(tmp / "store", create=True)),
+]
+
+
+@pytest.fixture(params=[f for _, f in STORE_FACTORIES], ids=[n for n, _ in STORE_FACTORIES])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh, empty store of each kind in turn."""
+    factory: StoreFactory = request.param
+    s = factory(tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
