@@ -86,12 +86,12 @@ def read_xattrs(target: int | bytes) -> dict[bytes, bytes]:
     return out
 
 
-def write_xattrs(fd: int, xattrs: dict[bytes, bytes]) -> list[str]:
-    """Set xattrs on an open file; returns the names the target refused."""
+def write_xattrs(target: int | str, xattrs: dict[bytes, bytes]) -> list[str]:
+    """Set xattrs on an open file (or a /proc/self/fd path); returns the names refused."""
     refused = []
     for k, v in xattrs.items():
         try:
-            os.setxattr(fd, k, v)
+            os.setxattr(target, k, v)
         except OSError:
             refused.append(os.fsdecode(k))
     return refused

@@ -219,7 +219,11 @@ class Restorer:
 
     def _verify(self, dir_fd: int, path: bytes, node: Node) -> None:
         h = blake3.blake3()
-        fd = os.open(node.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:  # reading must not move the atime just restored
+            fd = os.open(node.name, flags | os.O_NOATIME, dir_fd=dir_fd)
+        except PermissionError:
+            fd = os.open(node.name, flags, dir_fd=dir_fd)
         with os.fdopen(fd, "rb") as f:
             while block := f.read(1 << 20):
                 h.update(block)
@@ -254,6 +258,7 @@ class Restorer:
             proc = f"/proc/self/fd/{fd}"
             if self.can_chown:
                 os.chown(proc, node.uid, node.gid)
+            self._write_xattrs(proc, node)  # ACLs on FIFOs and devices
             os.chmod(proc, node.mode)
             os.utime(proc, ns=(node.atime_ns, node.mtime_ns))
         finally:
@@ -263,12 +268,15 @@ class Restorer:
         """Owner, xattrs (ACLs included), mode and times on an open file or directory."""
         if self.can_chown:
             os.fchown(fd, node.uid, node.gid)
-        for name in write_xattrs(fd, node.xattrs):
+        self._write_xattrs(fd, node)
+        os.fchmod(fd, node.mode)
+        os.utime(fd, ns=(node.atime_ns, node.mtime_ns))
+
+    def _write_xattrs(self, target: int | str, node: Node) -> None:
+        for name in write_xattrs(target, node.xattrs):
             self.report.errors.append(
                 (os.fsdecode(node.name), f"extended attribute {name} not restored")
             )
-        os.fchmod(fd, node.mode)
-        os.utime(fd, ns=(node.atime_ns, node.mtime_ns))
 
 
 def _exists(dir_fd: int, name: bytes) -> bool:

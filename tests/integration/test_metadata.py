@@ -1,0 +1,215 @@
+"""Metadata fidelity through the CLI: a restored tree is the backed-up tree.
+
+Each test adds one kind of metadata to the `src` tree, backs it up, restores
+it and compares the two trees entry by entry (tests/trees.py), then checks the
+point of the test directly so a failure says what broke. Runs as root on a
+file system with xattrs and ACLs (ext4).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+from pathlib import Path
+
+from tests.conftest import Cli
+from tests.trees import (
+    allocated,
+    assert_round_trip,
+    file_digest,
+    getfacl,
+    restored,
+    round_trip,
+    setfacl,
+    tree_state,
+)
+
+MiB = 1 << 20
+
+
+def test_mode_bits_including_setuid_setgid_and_sticky(cli: Cli, src: Path, tmp_path: Path) -> None:
+    modes = {"suid": 0o4755, "sgid": 0o2750, "private": 0o600, "readonly": 0o444, "none": 0o000}
+    for name, mode in modes.items():
+        (src / name).write_text(name)
+        os.chmod(src / name, mode)
+    for name, mode in (("shared", 0o1777), ("team", 0o2775)):
+        (src / name).mkdir()
+        os.chmod(src / name, mode)
+    (src / "locked").mkdir()
+    (src / "locked" / "inside").write_text("x")
+    os.chmod(src / "locked", 0o500)
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    for name, mode in modes.items():
+        assert stat.S_IMODE(os.lstat(out / name).st_mode) == mode, name
+    assert stat.S_IMODE(os.lstat(out / "shared").st_mode) == 0o1777
+    assert stat.S_IMODE(os.lstat(out / "team").st_mode) == 0o2775
+    assert (out / "locked" / "inside").read_text() == "x"
+
+
+def test_owner_uid_and_gid_are_restored(cli: Cli, src: Path, tmp_path: Path) -> None:
+    (src / "owned").write_text("mine")
+    os.chown(src / "owned", 1234, 5678)
+    os.chmod(src / "owned", 0o6755)  # a chown after the chmod would strip set-id bits
+    os.chown(src / "docs", 1234, 5678)
+    os.symlink("owned", src / "link")
+    os.chown(src / "link", 4321, 8765, follow_symlinks=False)
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    st = os.lstat(out / "owned")
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 5678, 0o6755)
+    assert (os.lstat(out / "docs").st_uid, os.lstat(out / "docs").st_gid) == (1234, 5678)
+    assert (os.lstat(out / "link").st_uid, os.lstat(out / "link").st_gid) == (4321, 8765)
+
+
+def test_mtime_and_atime_keep_nanoseconds(cli: Cli, src: Path, tmp_path: Path) -> None:
+    """Backup reads files with O_NOATIME, so their atimes survive the backup itself.
+
+    A symlink's atime moves when backup reads the link (readlink has no
+    O_NOATIME), so only its mtime is checked.
+    """
+    times = {"a.txt": (1_500_000_000_123_456_789, 1_600_000_000_987_654_321)}
+    times["zero"] = (1_000_000_001_000_000_007, 999_999_999_999_999_999)
+    for name, ns in times.items():
+        os.utime(src / name, ns=ns)
+    os.symlink("a.txt", src / "link")
+    os.utime(src / "link", ns=(0, 1_300_000_000_000_000_003), follow_symlinks=False)
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    for name, (atime, mtime) in times.items():
+        st = os.lstat(out / name)
+        assert (st.st_atime_ns, st.st_mtime_ns) == (atime, mtime), name
+    assert os.lstat(out / "link").st_mtime_ns == 1_300_000_000_000_000_003
+
+
+def test_restore_verify_leaves_atimes_alone(cli: Cli, src: Path, tmp_path: Path) -> None:
+    os.utime(src / "a.txt", ns=(1_500_000_000_123_456_789, 1_600_000_000_987_654_321))
+    out = round_trip(cli, src, tmp_path / "out", "--verify")
+    assert os.lstat(out / "a.txt").st_atime_ns == 1_500_000_000_123_456_789
+
+
+def test_user_xattrs_on_files_and_dirs(cli: Cli, src: Path, tmp_path: Path) -> None:
+    values = {"user.note": b"keep me", "user.binary": bytes(range(256)), "user.empty": b""}
+    for k, v in values.items():
+        os.setxattr(src / "a.txt", k, v)
+    os.setxattr(src / "docs", "user.dir", b"on a directory")
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    for k, v in values.items():
+        assert os.getxattr(out / "a.txt", k) == v
+    assert os.getxattr(out / "docs", "user.dir") == b"on a directory"
+
+
+def test_posix_acls_access_and_default(cli: Cli, src: Path, tmp_path: Path) -> None:
+    setfacl(src / "a.txt", "u:nobody:r")
+    setfacl(src / "docs", "g:nogroup:rwx")
+    setfacl(src / "docs", "u:nobody:rx", "-d")
+    (src / "docs" / "inherited.txt").write_text("gets the default ACL")
+    before = {p: getfacl(src / p) for p in ("a.txt", "docs", "docs/inherited.txt")}
+    default = getfacl(src / "docs", "--default")
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert f"user:{nobody}:r--" in before["a.txt"]
+    assert f"user:{nobody}:r-x" in default
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    assert {p: getfacl(out / p) for p in before} == before
+    assert getfacl(out / "docs", "--default") == default
+
+
+def test_symlinks_are_restored_as_links_and_never_followed(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("untouched")
+    links = {
+        "relative": "docs/report.txt",
+        "up": "../src/a.txt",
+        "absolute": str(outside / "victim"),
+        "to_dir": str(outside),
+        "dangling": "does/not/exist",
+    }
+    for name, target in links.items():
+        os.symlink(target, src / name)
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    for name, target in links.items():
+        assert (out / name).is_symlink(), name
+        assert os.readlink(out / name) == target
+    assert os.listdir(outside) == ["victim"]
+    assert (outside / "victim").read_text() == "untouched"
+
+
+def test_hard_links_are_links_when_all_are_restored(cli: Cli, src: Path, tmp_path: Path) -> None:
+    (src / "docs" / "twin").hardlink_to(src / "a.txt")
+    (src / "third").hardlink_to(src / "a.txt")
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    inodes = {os.lstat(out / p).st_ino for p in ("a.txt", "docs/twin", "third")}
+    assert len(inodes) == 1
+    assert os.lstat(out / "a.txt").st_nlink == 3
+
+
+def test_hard_link_restored_alone_is_an_independent_copy(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    (src / "docs" / "twin").hardlink_to(src / "a.txt")
+    cli.ok("backup", str(src))
+    cli.ok("restore", "latest", str(src / "docs"), "--target", str(tmp_path / "one"))
+    twin = restored(tmp_path / "one", src / "docs" / "twin")
+    assert twin.read_text() == "hello world\n"
+    assert os.lstat(twin).st_nlink == 1
+    assert not restored(tmp_path / "one", src / "a.txt").exists()
+
+    cli.ok("restore", "latest", "--target", str(tmp_path / "ex"), "--exclude", "twin")
+    alone = restored(tmp_path / "ex", src / "a.txt")
+    assert alone.read_text() == "hello world\n"
+    assert os.lstat(alone).st_nlink == 1
+
+
+def test_fifos_are_restored_as_fifos_with_their_acls(cli: Cli, src: Path, tmp_path: Path) -> None:
+    os.mkfifo(src / "pipe", 0o640)
+    os.mkfifo(src / "acl-pipe", 0o600)
+    setfacl(src / "acl-pipe", "u:nobody:r")
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    assert stat.S_ISFIFO(os.lstat(out / "pipe").st_mode)
+    assert getfacl(out / "acl-pipe") == getfacl(src / "acl-pipe")
+
+
+def test_device_nodes_keep_their_numbers(cli: Cli, src: Path, tmp_path: Path) -> None:
+    os.mknod(src / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(src / "loop", 0o660 | stat.S_IFBLK, os.makedev(7, 200))
+    os.chown(src / "loop", 0, 6)
+    setfacl(src / "loop", "g:nogroup:rw")
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    st = os.lstat(out / "null")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
+    st = os.lstat(out / "loop")
+    assert stat.S_ISBLK(st.st_mode) and st.st_rdev == os.makedev(7, 200)
+    assert getfacl(out / "loop") == getfacl(src / "loop")
+
+
+def test_sparse_file_comes_back_with_its_holes(cli: Cli, src: Path, tmp_path: Path) -> None:
+    sparse = src / "disk.img"
+    with open(sparse, "wb") as f:
+        f.truncate(200 * MiB)
+        f.seek(100 * MiB)
+        f.write(os.urandom(MiB))
+    assert allocated(sparse) < 2 * MiB
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    assert os.lstat(out / "disk.img").st_size == 200 * MiB
+    assert allocated(out / "disk.img") < 8 * MiB
+    assert file_digest(out / "disk.img") == file_digest(sparse)
+
+
+def test_empty_files_and_dirs(cli: Cli, src: Path, tmp_path: Path) -> None:
+    (src / "empty" / "nested-empty").mkdir()
+    (src / "empty-file").touch()
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    assert os.listdir(out / "empty") == ["nested-empty"]
+    assert os.listdir(out / "empty" / "nested-empty") == []
+    assert (out / "empty-file").read_bytes() == b""
+
+
+def test_directory_mtimes_are_set_after_their_children(cli: Cli, src: Path, tmp_path: Path) -> None:
+    dirs = ["docs", "docs/deep", "docs/deep/er", "empty", "."]
+    for i, d in enumerate(dirs):
+        os.utime(src / d, ns=(0, 1_000_000_000_000_000_000 + i * 1_000_000_007))
+    before = tree_state(src)
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    for d in dirs:
+        assert os.lstat(out / d).st_mtime_ns == before.entries[d].mtime_ns, d
