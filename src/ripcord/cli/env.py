@@ -30,7 +30,9 @@ class Env:
     password_command: str | None = None
     json: bool = False
     out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    err: Console = field(  # soft_wrap: never break a path someone has to copy
+        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
+    )
 
     def password(self, prompt: str = "repository password", confirm: bool = False) -> bytes:
         return get_password(
@@ -48,7 +50,10 @@ class Env:
             repo = self._open_default(create_default)
         else:
             store = open_store(self.repo)
-            read_config(store)  # refuse a missing or newer repository before any prompt
+            try:
+                read_config(store)  # refuse a missing or newer repository before any prompt
+            except RepositoryNotFound:
+                raise RepositoryNotFound(f"no repository at {self.repo} (no config)") from None
             repo = Repository.open(store, self.password(), cache_dir=cache_dir())
         try:
             yield repo
