@@ -440,14 +440,15 @@ def mutate_edit(rng: random.Random, corpus: Corpus, path: Path, rel: str) -> Non
     data = bytearray(path.read_bytes())
     for _ in range(rng.randint(1, 3)):
         pos = rng.randrange(len(data) + 1)
-        patch = filler(rng, corpus, rel, rng.randint(8, 2 * KIB))
+        patch = filler(rng, corpus, rel, rng.randint(8, max(16, min(2 * KIB, len(data) // 8))))
         data[pos : pos + rng.randint(0, len(patch))] = patch
     path.write_bytes(bytes(data))
 
 
 def mutate_append(rng: random.Random, corpus: Corpus, path: Path, rel: str) -> None:
+    size = path.stat().st_size
     with path.open("ab") as f:
-        f.write(filler(rng, corpus, rel, rng.randint(64, 16 * KIB)))
+        f.write(filler(rng, corpus, rel, rng.randint(16, max(64, min(16 * KIB, size // 2)))))
 
 
 def mutate_delete(rng: random.Random, corpus: Corpus, path: Path, rel: str) -> None:
@@ -455,9 +456,10 @@ def mutate_delete(rng: random.Random, corpus: Corpus, path: Path, rel: str) -> N
 
 
 def mutate_add(rng: random.Random, corpus: Corpus, path: Path, rel: str) -> None:
-    """``path`` is an existing file; a new sibling is created next to it."""
+    """``path`` is an existing file; a new sibling of about its size is created next to it."""
     new = path.with_name(f"new-{rng.randrange(10**9)}{path.suffix or '.txt'}")
-    new.write_bytes(filler(rng, corpus, new.name, int(rng.lognormvariate(math.log(4 * KIB), 1))))
+    median = min(4 * MIB, max(64, path.stat().st_size))
+    new.write_bytes(filler(rng, corpus, new.name, int(rng.lognormvariate(math.log(median), 0.5))))
 
 
 MUTATIONS: tuple[tuple[float, Callable[[random.Random, Corpus, Path, str], None]], ...] = (

@@ -130,6 +130,7 @@ class StepResult:
     sys_s: float | None = None
     exit_code: int | None = None
     cache_dropped: bool = False
+    load1: float | None = None  # 1-minute load average when the step started
     error: str = ""
     command: list[str] = field(default_factory=list)
     log: str = ""
@@ -245,6 +246,7 @@ def run_timed(
     time_file.unlink(missing_ok=True)
     result = StepResult(status="failed", command=list(cmd), log=str(log_base) + ".{out,err,time}")
     result.cache_dropped = drop_caches()
+    result.load1 = os.getloadavg()[0]
     with out_file.open("wb") as out, err_file.open("wb") as err:
         proc = subprocess.Popen(
             [TIME_BIN, "-v", "-o", str(time_file), *cmd],
@@ -348,7 +350,7 @@ def resolve_exe(name: str, ripcord: str | None) -> str | None:
     if name == "ripcord":
         for cand in (ripcord, shutil.which("ripcord"), str(VENV_RIPCORD)):
             if cand and (shutil.which(cand) or Path(cand).is_file()):
-                return cand
+                return os.path.abspath(shutil.which(cand) or cand)
         return None
     return shutil.which(name)
 
@@ -520,6 +522,11 @@ def problems(run: ToolRun) -> list[str]:
     return [f"{', '.join(keys)}: {error}" for error, keys in by_error.items()]
 
 
+def ran_warm(run: ToolRun) -> bool:
+    """True if some step ran without a cold page cache."""
+    return any(x.status in ("ok", "failed") and not x.cache_dropped for x in run.steps.values())
+
+
 def dataset_report(ds: DatasetRun) -> str:
     runs = list(ds.tools.values())
     lines = [
@@ -541,6 +548,12 @@ def dataset_report(ds: DatasetRun) -> str:
     lines += table("repository size, MiB (du -sb)", sizes, runs, 1)
     lines += [f"- {r.name}: {r.version}; restore: {r.restore_verified or '—'}" for r in runs]
     lines += [f"- {r.name}: {problem}" for r in runs for problem in problems(r)]
+    warm = [r.name for r in runs if ran_warm(r)]
+    loads = [x.load1 for r in runs for x in r.steps.values() if x.load1 is not None]
+    if loads:
+        lines.append(f"- 1-min load average at step start: {min(loads):.1f}–{max(loads):.1f}")
+    if warm:
+        lines.append(f"- WARNING: page cache not dropped for {', '.join(warm)} (not root?)")
     return "\n".join([*lines, ""])
 
 
