@@ -160,3 +160,25 @@ def getfacl(path: Path, *flags: str) -> str:
         text=True,
     )
     return done.stdout
+
+
+def make_files(root: Path, files: dict[str, str]) -> None:
+    """Create text files (and their directories) below `root`; a name ending in '/' is a dir."""
+    for rel, text in files.items():
+        p = root / rel
+        if rel.endswith("/"):
+            p.mkdir(parents=True, exist_ok=True)
+            continue
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+def listed(cli: Cli, snapshot: str = "latest", path: str = "/") -> set[str]:
+    """Every path `ripcord ls SNAPSHOT PATH --json` reports."""
+    return {n["path"] for n in cli.ok("ls", snapshot, path, "--json").json["nodes"]}
+
+
+def below(paths: set[str], root: Path) -> set[str]:
+    """The paths inside `root`, relative to it (for short, readable assertions)."""
+    prefix = str(root) + "/"
+    return {p[len(prefix) :] for p in paths if p.startswith(prefix)}

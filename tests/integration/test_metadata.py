@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import stat
+import subprocess
 from pathlib import Path
 
 from tests.conftest import Cli
@@ -110,6 +111,31 @@ def test_posix_acls_access_and_default(cli: Cli, src: Path, tmp_path: Path) -> N
     out = assert_round_trip(cli, src, tmp_path / "out")
     assert {p: getfacl(out / p) for p in before} == before
     assert getfacl(out / "docs", "--default") == default
+
+
+def test_restored_files_do_not_inherit_the_targets_default_acl(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    """A default ACL on the target (or on a directory restored twice) must not leak in."""
+    target = tmp_path / "out"
+    target.mkdir()
+    setfacl(target, "u:nobody:rwx", "-d")
+    out = round_trip(cli, src, target)
+    for p in ("a.txt", "docs", "docs/report.txt", "empty"):
+        assert getfacl(out / p) == getfacl(src / p), p
+        assert getfacl(out / p, "--default") == "", p
+
+
+def test_file_capabilities_survive_the_owner_change(cli: Cli, src: Path, tmp_path: Path) -> None:
+    """chown clears security.capability, so restore must set it after the owner."""
+    tool = src / "ping"
+    tool.write_bytes(b"#!/bin/true\n")
+    os.chown(tool, 1234, 5678)
+    os.chmod(tool, 0o755)
+    subprocess.run(["setcap", "cap_net_raw+ep", str(tool)], check=True)
+    caps = os.getxattr(tool, "security.capability")
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    assert os.getxattr(out / "ping", "security.capability") == caps
 
 
 def test_symlinks_are_restored_as_links_and_never_followed(

@@ -86,14 +86,28 @@ def read_xattrs(target: int | bytes) -> dict[bytes, bytes]:
     return out
 
 
+_ACLS = (b"system.posix_acl_access", b"system.posix_acl_default")
+
+
 def write_xattrs(target: int | str, xattrs: dict[bytes, bytes]) -> list[str]:
-    """Set xattrs on an open file (or a /proc/self/fd path); returns the names refused."""
+    """Set xattrs on an open file (or a /proc/self/fd path); returns the names refused.
+
+    ACLs the entry did not have are removed: a new entry inherits them from a
+    default ACL on its directory in the target, which the backup never held.
+    """
     refused = []
     for k, v in xattrs.items():
         try:
             os.setxattr(target, k, v)
         except OSError:
             refused.append(os.fsdecode(k))
+    for acl in _ACLS:
+        if acl not in xattrs:
+            try:
+                os.removexattr(target, acl)
+            except OSError as e:
+                if e.errno not in (*_UNSUPPORTED_XATTR, errno.EINVAL):
+                    raise
     return refused
 
 
