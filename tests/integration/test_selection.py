@@ -271,6 +271,18 @@ def test_two_sources_at_once(cli: Cli, tmp_path: Path) -> None:
     assert not restored(target, tmp_path / "a" / "beside-x.txt").exists()
 
 
+def test_source_reached_through_a_symlinked_directory(cli: Cli, tmp_path: Path) -> None:
+    """The user named /…/link/work: it is saved, and restored, under that path."""
+    make_files(tmp_path / "real", {"work/a.txt": "through the link"})
+    (tmp_path / "link").symlink_to("real")
+    cli.ok("backup", str(tmp_path / "link" / "work"))
+    target = tmp_path / "back"
+    cli.ok("restore", "latest", "--target", str(target))
+    assert restored(target, tmp_path / "link" / "work" / "a.txt").read_text() == "through the link"
+    assert restored(target, tmp_path / "link").is_dir()
+    assert not restored(target, tmp_path / "real").exists()
+
+
 def test_source_nested_in_another_is_saved_once(cli: Cli, src: Path) -> None:
     snap = cli.ok("backup", str(src / "docs"), str(src), str(src) + "/", "--json").json
     assert snap["files_new"] == 4
@@ -286,6 +298,14 @@ def test_missing_source_exits_3_and_saves_the_others(cli: Cli, src: Path, tmp_pa
     human = cli("backup", str(missing), str(src))
     assert human.code == 3
     assert str(missing) in human.err
+
+
+def test_only_missing_sources_save_nothing(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+    r = cli("backup", str(missing))
+    assert r.code == 1
+    assert str(missing) in r.err
+    assert cli.ok("snapshots", "--json").json == []
 
 
 def test_default_repository_is_created_and_reused(cli: Cli, src: Path, tmp_path: Path) -> None:
@@ -307,6 +327,19 @@ def test_default_repository_is_created_and_reused(cli: Cli, src: Path, tmp_path:
     target = tmp_path / "back"
     cli.ok("restore", "latest", "--target", str(target), repo=False)
     assert restored(target, src / "a.txt").read_text() == "hello world\n"
+
+
+def test_default_key_left_by_an_interrupted_first_run_is_reused(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    """A key file without a repository yet (first run stopped half way) opens the new one."""
+    key_file = Path(cli.env["RIPCORD_CONFIG_DIR"]) / "default-repo.key"
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("left over\n")
+    key_file.chmod(0o600)
+    cli.ok("backup", str(src), repo=False)
+    assert key_file.read_text() == "left over\n"
+    assert len(cli.ok("snapshots", "--json", repo=False).json) == 1
 
 
 def test_no_repository_and_no_default_exits_10(cli: Cli) -> None:

@@ -122,7 +122,11 @@ class Backup:
                 b"", layout, bytes.fromhex(parent_root) if parent_root else None
             )
             if not root_children:
-                raise RipcordError("nothing was backed up: no source path could be read")
+                raise RipcordError(
+                    "nothing was backed up: no source path could be read ("
+                    + "; ".join(f"{p}: {e}" for p, e in self.report.errors)
+                    + ")"
+                )
             root = self.repo.save_tree(encode_tree(root_children))
             self.repo.flush()
             self.report.stored_added = self.repo.stored_bytes - stored_before
@@ -179,6 +183,8 @@ class Backup:
             child_path = path + b"/" + name
             try:
                 st = os.lstat(child_path)
+                if sub is not None and stat.S_ISLNK(st.st_mode):
+                    st = os.stat(child_path)  # a symlinked dir on the way to a source
             except OSError as e:
                 self._error(child_path, e)
                 continue
@@ -193,6 +199,8 @@ class Backup:
                 node.xattrs = self._xattrs_path(child_path)
                 p = prev.get(name)
                 children = self._intermediate(child_path, sub, p.subtree if p else None)  # type: ignore[arg-type]
+                if not children:
+                    continue  # no source below it could be read
                 node.subtree = self.repo.save_tree(encode_tree(children))
             if node is not None:
                 nodes.append(node)

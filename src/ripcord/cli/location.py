@@ -34,10 +34,17 @@ class DefaultRepository:
         return self.key_file.read_bytes().strip()
 
     def new_key(self) -> bytes:
-        """Write a random password to a 0600 key file; never overwrite one."""
+        """Write a random password to a 0600 key file; never overwrite one.
+
+        A key file already there (a first run that stopped before the repository
+        was made) is used as it is.
+        """
         self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = secrets.token_urlsafe(32).encode()
-        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.read_key()
         with os.fdopen(fd, "wb") as f:
             f.write(key + b"\n")
         return key
