@@ -169,6 +169,12 @@ def test_hard_links_are_links_when_all_are_restored(cli: Cli, src: Path, tmp_pat
     assert len(inodes) == 1
     assert os.lstat(out / "a.txt").st_nlink == 3
 
+    paths = [str(src / "docs" / "twin"), str(src / "a.txt")]  # named one by one
+    cli.ok("restore", "latest", *paths, "--target", str(tmp_path / "two"))
+    twin, first = (restored(tmp_path / "two", Path(p)) for p in paths)
+    assert os.path.samefile(twin, first)
+    assert os.lstat(first).st_nlink == 2
+
 
 def test_hard_link_restored_alone_is_an_independent_copy(
     cli: Cli, src: Path, tmp_path: Path
@@ -185,6 +191,23 @@ def test_hard_link_restored_alone_is_an_independent_copy(
     alone = restored(tmp_path / "ex", src / "a.txt")
     assert alone.read_text() == "hello world\n"
     assert os.lstat(alone).st_nlink == 1
+
+
+def test_metadata_changes_alone_reach_the_next_snapshot(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    """An incremental backup reuses unchanged content, never stale metadata."""
+    cli.ok("backup", str(src))
+    f = src / "docs" / "report.txt"
+    setfacl(f, "u:nobody:rw")
+    os.chmod(f, 0o4711)  # after setfacl, which sets the group (mask) bits
+    os.setxattr(f, "user.added", b"later")
+    os.chown(src / "zero", 1234, 5678)
+    os.utime(src / "a.txt", ns=(1_000_000_000_000_000_001, 1_100_000_000_000_000_011))
+    os.chmod(src / "docs" / "deep", 0o750)
+    out = assert_round_trip(cli, src, tmp_path / "out")
+    assert os.getxattr(out / "docs" / "report.txt", "user.added") == b"later"
+    assert stat.S_IMODE(os.lstat(out / "docs" / "report.txt").st_mode) == 0o4711
 
 
 def test_fifos_are_restored_as_fifos_with_their_acls(cli: Cli, src: Path, tmp_path: Path) -> None:
