@@ -22,7 +22,6 @@ import pytest
 
 from ripcord.errors import EXIT_LOCKED, EXIT_NO_REPOSITORY, EXIT_PARTIAL, EXIT_WRONG_PASSWORD
 from ripcord.repository.locks import Lock
-from ripcord.storage import LocalStore
 from tests.conftest import Cli
 from tests.faults import (
     DAMAGES,
@@ -179,3 +178,255 @@ def test_older_snapshot_restores_when_a_newer_snapshots_own_pack_is_damaged(
     assert_clean_failure(cli("restore", newer, "--target", str(tmp_path / "new")), loc.pack)
     cli.ok("restore", older, "--target", str(tmp_path / "old"), "--verify")
     assert same_tree(kept, tmp_path / "old" / src.relative_to("/"))
+
+
+# -- hostile repository content ---------------------------------------------------------
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory restore must never touch, with a file in it to overwrite."""
+    d = tmp_path / "outside"
+    d.mkdir()
+    (d / "victim").write_text("untouched\n")
+    return d
+
+
+@pytest.mark.parametrize("name", [b"..", b"a/b", b"/etc", b".", b"", "..", b"x\0y"])
+def test_tree_with_an_unsafe_name_is_refused(
+    cli: Cli, tmp_path: Path, outside: Path, name: object
+) -> None:
+    before = listing(outside)
+    with api_repo(cli) as repo:
+        evil = raw_file(repo, name, b"pwned\n")
+        snap = hostile_snapshot(repo, [raw_dir(repo, b"top", [evil])])
+    target = tmp_path / "target"
+    for args in (("restore", snap, "--target", str(target)), ("ls", snap)):
+        assert_clean_failure(cli(*args), "unsafe name")
+    assert listing(outside) == before
+    assert files_under(target) == {}
+
+
+def test_symlink_then_directory_of_the_same_name_is_refused(
+    cli: Cli, tmp_path: Path, outside: Path
+) -> None:
+    before = listing(outside)
+    with api_repo(cli) as repo:
+        link = raw_node(b"link", "symlink", target=str(outside).encode())
+        through = raw_dir(repo, b"link", [raw_file(repo, b"victim", b"pwned\n")])
+        snap = hostile_snapshot(repo, [link, through])
+    target = tmp_path / "target"
+    assert_clean_failure(cli("restore", snap, "--target", str(target)), "duplicate names")
+    assert listing(outside) == before
+    assert not (target / "link").is_symlink()
+
+
+def test_directory_that_is_a_symlink_in_the_target_is_never_followed(
+    cli: Cli, tmp_path: Path, outside: Path
+) -> None:
+    """The same attack over two snapshots: the first plants the link, the second uses it."""
+    before = listing(outside)
+    with api_repo(cli) as repo:
+        plant = hostile_snapshot(repo, [raw_node(b"d", "symlink", target=str(outside).encode())])
+        use = hostile_snapshot(repo, [raw_dir(repo, b"d", [raw_file(repo, b"victim", b"pwned")])])
+    target = tmp_path / "target"
+    cli.ok("restore", plant, "--target", str(target))
+    assert (target / "d").is_symlink()
+    assert_clean_failure(cli("restore", use, "--target", str(target)), "refusing", "d")
+    assert listing(outside) == before
+
+
+def test_directory_planted_as_a_symlink_in_the_target_is_never_followed(
+    cli: Cli, src: Path, tmp_path: Path, outside: Path
+) -> None:
+    before = listing(outside)
+    snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    target = tmp_path / "target"
+    first = src.relative_to("/").parts[0]  # the top directory of every restored path
+    target.mkdir()
+    (target / first).symlink_to(outside)
+    r = cli("restore", snap, "--target", str(target))
+    assert_clean_failure(r, "refusing", first)
+    assert listing(outside) == before
+
+
+def test_file_planted_as_a_symlink_in_the_target_is_replaced_not_followed(
+    cli: Cli, tmp_path: Path, outside: Path
+) -> None:
+    before = listing(outside)
+    with api_repo(cli) as repo:
+        snap = hostile_snapshot(repo, [raw_file(repo, b"victim", b"restored\n")])
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "victim").symlink_to(outside / "victim")
+    cli.ok("restore", snap, "--target", str(target))
+    assert not (target / "victim").is_symlink()
+    assert (target / "victim").read_text() == "restored\n"
+    assert listing(outside) == before
+
+
+# -- sources that fight back ------------------------------------------------------------
+
+
+def test_unreadable_file_is_listed_and_the_rest_is_saved(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    secret = src / "docs" / "[red]secret.txt"  # rich markup in a name is printed as is
+    secret.write_text("for root's eyes only\n")
+    secret.chmod(0)
+    # the installed binary, run as root without the capabilities that let root read anything
+    r = run_binary(cli, "backup", str(src), "--json", wrapper=WITHOUT_DAC_OVERRIDE)
+    assert r.code == EXIT_PARTIAL, r.err
+    assert str(secret) in r.err and "Permission denied" in r.err
+    assert "Traceback" not in r.err
+    doc = r.json
+    assert doc["error_list"] == [{"path": str(secret), "error": "Permission denied"}]
+    assert doc["files_new"] == 4
+    out = tmp_path / "out"
+    cli.ok("restore", doc["snapshot_id"], "--target", str(out), "--verify")
+    secret.unlink()
+    assert same_tree(src, out / src.relative_to("/"))
+
+
+def test_file_changing_while_read_is_flagged_and_read_again_next_time(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    busy = src / "busy.log"
+    busy.write_bytes(os.urandom(24 << 20))  # large enough that every read overlaps a write
+    with ConcurrentWriter(busy) as writer:
+        r = cli("backup", str(src), "--json")
+    assert writer.writes > 0
+    assert r.code == EXIT_PARTIAL, r.err
+    assert r.json["changed_while_read_list"] == [str(busy)]
+    assert r.json["error_list"] == []
+    assert str(busy) in r.err and "changed while being read" in r.err
+    with api_repo(cli) as repo:  # the snapshot says what it holds is not a clean copy
+        assert node_at(repo, r.json["snapshot_id"], busy).changed
+    again = cli.ok("backup", str(src), "--json").json
+    assert again["files_changed"] == 1 and again["changed_while_read_list"] == []
+    out = tmp_path / "out"
+    cli.ok("restore", again["snapshot_id"], "--target", str(out), "--verify")
+    assert same_tree(src, out / src.relative_to("/"))
+
+
+# -- awkward but valid file systems -----------------------------------------------------
+
+
+def test_non_utf8_names_long_paths_and_special_files_round_trip(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "odd"
+    broot = bytes(root)
+    os.makedirs(broot + b"/caf\xe9/\xff\xfe")
+    with open(broot + b"/caf\xe9/\xff\xfe/\x80.txt", "wb") as f:
+        f.write(b"latin-1 and worse\n")
+    deep = broot
+    while len(deep) < 3300:  # nested 255-byte names, over 3000 bytes of path
+        deep += b"/" + bytes([ord("a") + len(deep) % 26]) * 255
+    os.makedirs(deep)
+    with open(deep + b"/" + b"z" * 255, "wb") as f:
+        f.write(b"at the bottom\n")
+    os.mkfifo(root / "fifo")
+    os.mknod(root / "null", 0o640 | stat.S_IFCHR, os.makedev(1, 3))
+    r = cli.ok("backup", str(root), "--json").json
+    assert r["error_list"] == [] and r["files_new"] == 2 and r["others"] == 2
+    out = tmp_path / "out"
+    cli.ok("restore", "latest", "--target", str(out), "--verify")
+    back = bytes(out) + broot
+    with open(back + b"/caf\xe9/\xff\xfe/\x80.txt", "rb") as f:
+        assert f.read() == b"latin-1 and worse\n"
+    with open(back + deep[len(broot) :] + b"/" + b"z" * 255, "rb") as f:
+        assert f.read() == b"at the bottom\n"
+    assert stat.S_ISFIFO((out / root.relative_to("/") / "fifo").lstat().st_mode)
+    dev = (out / root.relative_to("/") / "null").lstat()
+    assert stat.S_ISCHR(dev.st_mode) and dev.st_rdev == os.makedev(1, 3)
+    assert stat.S_IMODE(dev.st_mode) == 0o640
+    names = {n["path"] for n in cli.ok("ls", "latest", "--json").json["nodes"]}
+    assert os.fsdecode(broot + b"/caf\xe9/\xff\xfe/\x80.txt") in names
+
+
+def test_full_target_disk_stops_restore_without_a_torn_file(cli: Cli, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a-fits.bin").write_bytes(os.urandom(512 << 10))
+    (data / "b-too-big.bin").write_bytes(os.urandom(3 << 20))
+    (data / "c-after.bin").write_bytes(os.urandom(1 << 10))
+    cli.ok("backup", str(data))
+    with small_tmpfs(tmp_path / "small", "2m") as small:
+        r = cli("restore", "latest", "--target", str(small))
+        assert_clean_failure(r, "disk full", str(data / "b-too-big.bin"))
+        restored = small / data.relative_to("/")
+        assert not (restored / "b-too-big.bin").exists()
+        assert (restored / "a-fits.bin").read_bytes() == (data / "a-fits.bin").read_bytes()
+        assert_no_wrong_data(restored, data)
+
+
+# -- interrupted and concurrent processes -----------------------------------------------
+
+
+@pytest.mark.slow
+def test_backup_killed_midway_loses_nothing_and_blocks_nothing(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    older = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(25):  # 200 MiB that cannot be compressed or deduplicated
+        (big / f"{i:02}.bin").write_bytes(os.urandom(8 << 20))
+    packs_before = pack_names(cli)
+    proc = subprocess.Popen(
+        binary_argv(cli, "backup", str(big)),
+        env=binary_env(cli),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            if pack_names(cli) - packs_before:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the backup finished before it could be interrupted"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert pack_names(cli) - packs_before  # it had written data
+    assert [s["id"] for s in cli.ok("snapshots", "--json").json] == [older]
+    with api_repo(cli) as repo:  # the dead process's lock is still there, and ignored
+        left = Lock(repo.store, repo.key, exclusive=True)
+        assert [o.pid for o in left.others()] == [proc.pid]
+        left.acquire()
+        left.release()
+    cli.ok("restore", older, "--target", str(tmp_path / "old"), "--verify")
+    assert same_tree(src, tmp_path / "old" / src.relative_to("/"))
+    redo = cli.ok("backup", str(big), "--json").json
+    assert redo["files_new"] == 25
+    out = tmp_path / "new"
+    verified = cli.ok("restore", redo["snapshot_id"], "--target", str(out), "--verify", "--json")
+    assert verified.json["verified"] == 25
+    assert same_tree(big, out / big.relative_to("/"))
+
+
+def test_exclusive_lock_of_a_live_process_blocks_backup_with_exit_11(cli: Cli, src: Path) -> None:
+    with api_repo(cli) as repo:
+        lock = Lock(repo.store, repo.key, exclusive=True)
+        lock.acquire()  # held by this test process, which is alive
+        try:
+            r = cli("backup", str(src))
+            assert_clean_failure(
+                r, "locked", f"pid {os.getpid()}", socket.gethostname(), code=EXIT_LOCKED
+            )
+            assert cli.ok("snapshots", "--json").json == []
+        finally:
+            lock.release()
+    cli.ok("backup", str(src))
+
+
+def test_shared_lock_of_a_live_process_does_not_block_backup(cli: Cli, src: Path) -> None:
+    with api_repo(cli) as repo:
+        lock = Lock(repo.store, repo.key, exclusive=False)
+        lock.acquire()
+        try:
+            cli.ok("backup", str(src))
+        finally:
+            lock.release()

@@ -6,6 +6,7 @@ import os
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ripcord.archive.backup import Backup, BackupOptions
 from ripcord.archive.excludes import read_exclude_file
@@ -90,10 +91,11 @@ def backup(
             f"added {report.data_added} bytes of new data ({report.stored_added} stored)"
             f" from {report.total_bytes} bytes in {report.total_files} files"
         )
-        for p, e in report.errors:
-            env.err.print(f"[red]could not read[/] {p}: {e}")
-        for p in report.changed_while_read:
-            env.err.print(f"[yellow]changed while being read[/] {p}")
 
     env.emit(doc, human)
+    # on stderr with --json too: a script's log must still say which files are missing
+    for path, why in report.errors:
+        env.err.print(f"[red]could not read[/] {escape(path)}: {escape(why)}")
+    for path in report.changed_while_read:
+        env.err.print(f"[yellow]changed while being read[/] {escape(path)}")
     return EXIT_PARTIAL if report.incomplete else 0
