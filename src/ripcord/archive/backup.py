@@ -1,9 +1,13 @@
 """Files -> trees: walk the sources, chunk what changed, save a snapshot.
 
 Files unchanged since the parent snapshot (same size, mtime, ctime, inode)
-are not read again: their content list is reused, so a no-change backup
-reads metadata only. Errors on single files are collected, not fatal: the
-snapshot is saved and the caller exits 3 (docs/CLI.md).
+are not read again: their stored node is reused as it is, and a directory
+whose nodes all match is not even re-encoded, so a no-change backup costs
+one lstat per entry. Directory listings and small files are read by thread
+pools ahead of the walk (syscalls release the GIL); large files stream on
+the walking thread while packing runs in the repository's pools. Errors on
+single files are collected, not fatal: the snapshot is saved and the caller
+exits 3 (docs/CLI.md).
 """
 
 from __future__ import annotations
@@ -12,22 +16,29 @@ import getpass
 import os
 import socket
 import stat
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any
 
 import blake3
 from pyfastcdc import FastCDC
 
 from ripcord.archive.excludes import Excluder, is_cache_dir
 from ripcord.archive.meta import node_from_stat, read_xattrs
-from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, Node, encode_tree
+from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, tree_doc
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import load_nodes
 from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot, chain_heads
 
 READ_ATTEMPTS = 2  # a file that changes while read is read once more
+SCAN_WORKERS = 8
+READ_WORKERS = 4
+READ_AHEAD = 32  # small files read ahead of the walk, per directory
+
+Wire = dict[str, Any]
 
 
 @dataclass
@@ -83,8 +94,53 @@ def normalize_sources(paths: list[str]) -> list[bytes]:
     return out
 
 
-def _same_file(a: Node, b: Node) -> bool:
-    return (a.size, a.mtime_ns, a.ctime_ns, a.inode) == (b.size, b.mtime_ns, b.ctime_ns, b.inode)
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    name: bytes
+    path: bytes
+    st: os.stat_result | None
+    error: OSError | None
+
+
+@dataclass
+class _Read:
+    """One consistent read of a file: its chunks' ids, hash, and the stat after."""
+
+    content: list[bytes]
+    digest: bytes
+    size: int
+    st: os.stat_result
+    changed: bool
+    xattrs: dict[bytes, bytes]
+    blobs: list[tuple[bytes, bytes]] = field(default_factory=list)  # (id, data) from workers
+
+
+def _list_dir(path: bytes) -> list[_Entry] | OSError:
+    """A directory's entries, sorted by name, each lstat'ed (runs in the scan pool)."""
+    try:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as e:
+        return e
+    out = []
+    for d in entries:
+        try:
+            out.append(_Entry(d.name, d.path, d.stat(follow_symlinks=False), None))
+        except OSError as err:
+            out.append(_Entry(d.name, d.path, None, err))
+    return out
+
+
+def _unchanged(prev: Wire | None, st: os.stat_result) -> bool:
+    return (
+        prev is not None
+        and prev.get("type") == FILE
+        and prev.get("size") == st.st_size
+        and prev.get("mtime") == st.st_mtime_ns
+        and prev.get("ctime") == st.st_ctime_ns
+        and prev.get("inode") == st.st_ino
+        and not prev.get("changed")
+    )
 
 
 def _same_version(a: os.stat_result, b: os.stat_result) -> bool:
@@ -99,223 +155,333 @@ class Backup:
         self.progress = progress or NullProgress()
         self.report = BackupReport()
         self.excluder = Excluder(options.excludes)
-        c = repo.config.chunker
-        self.chunker = FastCDC(
-            c.avg_size, min_size=c.min_size, max_size=c.max_size, seed=repo.secrets.chunker_seed
-        )
-        self.min_size = c.min_size
+        self.min_size = repo.config.chunker.min_size
+        self._local = threading.local()
         self._root_dev = 0
+        self._scan = ThreadPoolExecutor(SCAN_WORKERS, thread_name_prefix="ripcord-scan")
+        self._read = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="ripcord-read")
 
     def run(self) -> BackupReport:
         sources = normalize_sources(self.options.paths)
         if not sources:
             raise RipcordError("nothing to back up: no paths given")
-        with self.repo.lock():
-            existing = self.repo.snapshots()
-            parent = self._find_parent(existing, sources)
-            parent_root = parent.tree if parent else None
-            self.report.parent = parent.id if parent else None
-            stored_before = self.repo.stored_bytes
-            self.progress.start(None)
-            layout = self._layout(sources)
-            root_children = self._intermediate(
-                b"", layout, bytes.fromhex(parent_root) if parent_root else None
-            )
-            if not root_children:
-                raise RipcordError(
-                    "nothing was backed up: no source path could be read ("
-                    + "; ".join(f"{p}: {e}" for p, e in self.report.errors)
-                    + ")"
-                )
-            root = self.repo.save_tree(encode_tree(root_children))
-            self.repo.flush()
-            self.report.stored_added = self.repo.stored_bytes - stored_before
-            snap = Snapshot(
-                time=self.options.time or datetime.now(UTC),
-                host=self.options.host,
-                user=getpass.getuser(),
-                paths=[os.fsdecode(s) for s in sources],
-                tree=root.hex(),
-                tags=list(self.options.tags),
-                chain=chain_heads(existing),
-                parent=self.report.parent,
-                excludes=list(self.excluder.patterns),
-                summary=self.report.summary(),
-            )
-            self.report.snapshot_id = self.repo.save_snapshot(snap)
-            self.progress.finish()
+        try:
+            with self.repo.lock():
+                self._run(sources)
+        finally:
+            self._scan.shutdown(cancel_futures=True)
+            self._read.shutdown(cancel_futures=True)
         return self.report
+
+    def _run(self, sources: list[bytes]) -> None:
+        existing = self.repo.snapshots()
+        parent = self._find_parent(existing, sources)
+        self.report.parent = parent.id if parent else None
+        stored_before = self.repo.stored_bytes
+        self.progress.start(None)
+        root_prev = bytes.fromhex(parent.tree) if parent else None
+        root_children = self._intermediate(b"", self._layout(sources), root_prev)
+        if not root_children:
+            raise RipcordError(
+                "nothing was backed up: no source path could be read ("
+                + "; ".join(f"{p}: {e}" for p, e in self.report.errors)
+                + ")"
+            )
+        root = self.repo.save_tree(tree_doc(root_children))
+        self.repo.flush()
+        self.report.stored_added = self.repo.stored_bytes - stored_before
+        snap = Snapshot(
+            time=self.options.time or datetime.now(UTC),
+            host=self.options.host,
+            user=getpass.getuser(),
+            paths=[os.fsdecode(s) for s in sources],
+            tree=root.hex(),
+            tags=list(self.options.tags),
+            chain=chain_heads(existing),
+            parent=self.report.parent,
+            excludes=list(self.excluder.patterns),
+            summary=self.report.summary(),
+        )
+        self.report.snapshot_id = self.repo.save_snapshot(snap)
+        self.progress.finish()
 
     def _find_parent(self, existing: list[Snapshot], sources: list[bytes]) -> Snapshot | None:
         paths = sorted(os.fsdecode(s) for s in sources)
         same = [s for s in existing if s.host == self.options.host and sorted(s.paths) == paths]
         return same[-1] if same else None
 
+    # -- the parent snapshot -------------------------------------------------------------
+
+    def _prev_tree(self, tree_id: bytes | None) -> tuple[list[Any], dict[bytes, Wire]]:
+        """A parent tree's wire nodes, as stored and by name; empty if unusable.
+
+        Reused nodes go back into new trees unchanged, so they need no more
+        checking than their shape: restore validates every tree it reads.
+        """
+        if tree_id is None:
+            return [], {}
+        try:
+            doc = self.repo.load_tree(tree_id)
+        except RipcordError:
+            return [], {}  # a damaged parent only costs re-reading
+        nodes = doc.get("nodes") if isinstance(doc, dict) else None
+        if not isinstance(nodes, list):
+            return [], {}
+        by_name = {
+            n["name"]: n for n in nodes if isinstance(n, dict) and isinstance(n.get("name"), bytes)
+        }
+        return nodes, by_name
+
     # -- the tree above the sources ------------------------------------------------------
 
     @staticmethod
-    def _layout(sources: list[bytes]) -> dict[bytes, object]:
+    def _layout(sources: list[bytes]) -> dict[bytes, Any]:
         """Nested dict of path components; None marks a source to back up whole."""
-        layout: dict[bytes, object] = {}
+        layout: dict[bytes, Any] = {}
         for s in sources:
             parts = [c for c in s.split(b"/") if c]
             d = layout
             for part in parts[:-1]:
-                d = d.setdefault(part, {})  # type: ignore[assignment]
+                d = d.setdefault(part, {})
             if parts:
                 d[parts[-1]] = None
         return layout
 
-    def _parent_children(self, tree_id: bytes | None) -> dict[bytes, Node]:
-        if tree_id is None:
-            return {}
-        try:
-            return {n.name: n for n in load_nodes(self.repo, tree_id)}
-        except RipcordError:
-            return {}  # a damaged parent only costs re-reading
-
     def _intermediate(
-        self, path: bytes, layout: dict[bytes, object], parent_tree: bytes | None
-    ) -> list[Node]:
-        prev = self._parent_children(parent_tree)
-        nodes = []
+        self, path: bytes, layout: dict[bytes, Any], prev_tree: bytes | None
+    ) -> list[Wire]:
+        _, prev = self._prev_tree(prev_tree)
+        wires = []
         for name, sub in sorted(layout.items()):
             child_path = path + b"/" + name
             try:
                 st = os.lstat(child_path)
                 if sub is not None and stat.S_ISLNK(st.st_mode):
                     st = os.stat(child_path)  # a symlinked dir on the way to a source
-            except OSError as e:
-                self._error(child_path, e)
+            except OSError as err:
+                self._error(child_path, err)
                 continue
+            p = prev.get(name)
             if sub is None:
                 self._root_dev = st.st_dev
-                node = self._entry(child_path, name, st, prev.get(name))
+                wire = self._entry(_Entry(name, child_path, st, None), p, None, None)
+            elif not stat.S_ISDIR(st.st_mode):
+                self._error(child_path, NotADirectoryError("not a directory"))
+                continue
             else:
                 node = node_from_stat(name, st)
-                if node.type != DIR:
-                    self._error(child_path, NotADirectoryError("not a directory"))
-                    continue
                 node.xattrs = self._xattrs_path(child_path)
-                p = prev.get(name)
-                children = self._intermediate(child_path, sub, p.subtree if p else None)  # type: ignore[arg-type]
+                sub_prev = p.get("subtree") if p else None
+                children = self._intermediate(
+                    child_path, sub, sub_prev if isinstance(sub_prev, bytes) else None
+                )
                 if not children:
                     continue  # no source below it could be read
-                node.subtree = self.repo.save_tree(encode_tree(children))
-            if node is not None:
-                nodes.append(node)
-        return nodes
+                node.subtree = self.repo.save_tree(tree_doc(children))
+                wire = node.to_wire()
+            if wire is not None:
+                wires.append(wire)
+        return wires
 
     # -- walking a source ----------------------------------------------------------------
 
     def _entry(
-        self, path: bytes, name: bytes, st: os.stat_result, prev: Node | None
-    ) -> Node | None:
-        node = node_from_stat(name, st)
-        if node.type == FILE:
-            return self._file(path, node, prev)
-        if node.type == DIR:
-            return self._dir(path, node, prev)
+        self, e: _Entry, prev: Wire | None, listing: Future[Any] | None, read: Future[_Read] | None
+    ) -> Wire | None:
+        assert e.st is not None
+        mode = e.st.st_mode
+        if stat.S_ISREG(mode):
+            return self._file(e, prev, read)
+        if stat.S_ISDIR(mode):
+            return self._dir(e, prev, listing)
+        node = node_from_stat(e.name, e.st)
         if node.type == SOCKET:
             return None  # sockets cannot be restored meaningfully
         self.report.others += 1
         if node.type == SYMLINK:
             try:
-                node.target = os.readlink(path)
-            except OSError as e:
-                self._error(path, e)
-                return None
-        node.xattrs = self._xattrs_path(path) if node.type != SYMLINK else {}
-        return node
-
-    def _dir(self, path: bytes, node: Node, prev: Node | None) -> Node:
-        self.report.dirs += 1
-        node.xattrs = self._xattrs_path(path)
-        prev_children = self._parent_children(prev.subtree if prev and prev.type == DIR else None)
-        children: list[Node] = []
-        crosses = self.options.one_file_system and node.dev != self._root_dev
-        try:
-            entries = [] if crosses else sorted(os.scandir(path), key=lambda e: e.name)
-        except OSError as e:
-            self._error(path, e)
-            entries = []
-        cache_dir = self.options.exclude_caches and is_cache_dir(path)
-        for entry in entries:
-            if cache_dir and entry.name != b"CACHEDIR.TAG":
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
+                node.target = os.readlink(e.path)
             except OSError as err:
-                self._error(entry.path, err)
-                continue
-            if self.excluder.excluded(entry.path, stat.S_ISDIR(st.st_mode)):
-                continue
-            child = self._entry(entry.path, entry.name, st, prev_children.get(entry.name))
-            if child is not None:
-                children.append(child)
-        node.subtree = self.repo.save_tree(encode_tree(children))
-        return node
-
-    def _file(self, path: bytes, node: Node, prev: Node | None) -> Node | None:
-        r = self.report
-        self.progress.item(os.fsdecode(path))
-        if prev is not None and prev.type == FILE and _same_file(node, prev) and not prev.changed:
-            node.content, node.hash, node.xattrs = prev.content, prev.hash, prev.xattrs
-            r.files_unchanged += 1
-            self.progress.advance(node.size)
-        else:
-            try:
-                with os.fdopen(_open_noatime(path), "rb", buffering=0) as f:
-                    self._read_file(f, path, node)
-                    node.xattrs = read_xattrs(f.fileno())
-            except OSError as e:
-                self._error(path, e)
+                self._error(e.path, err)
                 return None
-            if prev is None:
-                r.files_new += 1
+        else:
+            node.xattrs = self._xattrs_path(e.path)
+        return node.to_wire()
+
+    def _dir(self, e: _Entry, prev: Wire | None, listing: Future[Any] | None) -> Wire:
+        assert e.st is not None
+        self.report.dirs += 1
+        node = node_from_stat(e.name, e.st)
+        node.xattrs = self._xattrs_path(e.path)
+        prev_sub = prev.get("subtree") if prev and prev.get("type") == DIR else None
+        prev_list, prev_children = self._prev_tree(
+            prev_sub if isinstance(prev_sub, bytes) else None
+        )
+        if self.options.one_file_system and e.st.st_dev != self._root_dev:
+            entries: list[_Entry] = []  # a mount point: kept, but not entered
+        else:
+            result = listing.result() if listing else _list_dir(e.path)
+            if isinstance(result, OSError):
+                self._error(e.path, result)
+                entries = []
             else:
-                r.files_changed += 1
+                entries = self._selected(e.path, result)
+        wires = [w for w in self._children(entries, prev_children) if w is not None]
+        if wires == prev_list and prev_list:
+            node.subtree = prev_sub  # nothing below changed: the same tree blob
+        else:
+            node.subtree = self.repo.save_tree(tree_doc(wires))
+        return node.to_wire()
+
+    def _selected(self, path: bytes, entries: list[_Entry]) -> list[_Entry]:
+        cache_dir = self.options.exclude_caches and is_cache_dir(path)
+        out = []
+        for e in entries:
+            if cache_dir and e.name != b"CACHEDIR.TAG":
+                continue
+            if e.error is not None:
+                self._error(e.path, e.error)
+                continue
+            assert e.st is not None
+            if self.excluder.excluded(e.path, stat.S_ISDIR(e.st.st_mode)):
+                continue
+            out.append(e)
+        return out
+
+    def _children(self, entries: list[_Entry], prev: dict[bytes, Wire]) -> Iterator[Wire | None]:
+        """Each entry's wire node, with listings and small reads running ahead."""
+        listings: dict[bytes, Future[Any]] = {}
+        for e in entries:
+            assert e.st is not None
+            if stat.S_ISDIR(e.st.st_mode):
+                listings[e.name] = self._scan.submit(_list_dir, e.path)
+        to_read = [
+            e for e in entries
+            if e.st is not None and stat.S_ISREG(e.st.st_mode) and e.st.st_size < self.min_size
+            and not _unchanged(prev.get(e.name), e.st)
+        ]  # fmt: skip
+        reads: dict[bytes, Future[_Read]] = {}
+        ahead = 0
+        for e in entries:
+            while ahead < len(to_read) and len(reads) < READ_AHEAD:
+                r = to_read[ahead]
+                reads[r.name] = self._read.submit(self._read_small, r.path)
+                ahead += 1
+            yield self._entry(
+                e, prev.get(e.name), listings.pop(e.name, None), reads.pop(e.name, None)
+            )
+
+    # -- files ---------------------------------------------------------------------------
+
+    def _file(self, e: _Entry, prev: Wire | None, pending: Future[_Read] | None) -> Wire | None:
+        st, r = e.st, self.report
+        assert st is not None
+        self.progress.item(os.fsdecode(e.path))
+        if prev is not None and _unchanged(prev, st):
+            r.files_unchanged += 1
+            r.total_files += 1
+            r.total_bytes += st.st_size
+            self.progress.advance(st.st_size)
+            if (prev.get("atime"), prev.get("dev"), prev.get("nlink")) == (
+                st.st_atime_ns, st.st_dev, st.st_nlink,
+            ):  # fmt: skip
+                return prev
+            return {**prev, "atime": st.st_atime_ns, "dev": st.st_dev, "nlink": st.st_nlink}
+        try:
+            done = pending.result() if pending else self._read_large(e.path)
+        except OSError as err:
+            self._error(e.path, err)
+            return None
+        for blob_id, data in done.blobs:
+            self._add(data, blob_id)
+        node = node_from_stat(e.name, done.st)
+        node.size, node.content, node.hash = done.size, done.content, done.digest
+        node.changed, node.xattrs = done.changed, done.xattrs
+        if done.changed:
+            r.changed_while_read.append(os.fsdecode(e.path))
+        if prev is None:
+            r.files_new += 1
+        else:
+            r.files_changed += 1
         r.total_files += 1
         r.total_bytes += node.size
-        return node
+        return node.to_wire()
 
-    def _read_file(self, f: BinaryIO, path: bytes, node: Node) -> None:
-        for _attempt in range(READ_ATTEMPTS):
-            before = os.fstat(f.fileno())
-            f.seek(0)
-            content, digest, nread = self._chunk(f, before.st_size)
-            after = os.fstat(f.fileno())
-            if _same_version(before, after) and nread == after.st_size:
-                break
-        else:
-            node.changed = True
-            self.report.changed_while_read.append(os.fsdecode(path))
-        node.size, node.mtime_ns, node.ctime_ns = nread, after.st_mtime_ns, after.st_ctime_ns
-        node.content, node.hash = content, digest
+    def _read_small(self, path: bytes) -> _Read:
+        """Read a small file whole in a worker; blobs are added later, in order."""
+        blobs: list[tuple[bytes, bytes]] = []
 
-    def _chunk(self, f: BinaryIO, size_hint: int) -> tuple[list[bytes], bytes, int]:
-        whole = blake3.blake3()
-        content: list[bytes] = []
-        nread = 0
+        def keep(data: bytes) -> bytes:
+            blob_id = self.repo.blob_id(data)
+            blobs.append((blob_id, data))
+            return blob_id
+
+        done = self._read_path(path, keep, blobs.clear)
+        done.blobs = blobs
+        return done
+
+    def _read_large(self, path: bytes) -> _Read:
+        return self._read_path(path, self._add, lambda: None)
+
+    def _read_path(
+        self, path: bytes, put: Callable[[bytes], bytes], reset: Callable[[], None]
+    ) -> _Read:
+        fd = _open_noatime(path)
+        try:
+            with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
+                for _attempt in range(READ_ATTEMPTS):
+                    reset()
+                    before = os.fstat(fd)
+                    f.seek(0)
+                    whole, content, n = blake3.blake3(), [], 0
+                    for data in self._cut(f, before.st_size):
+                        whole.update(data)
+                        content.append(put(data))
+                        n += len(data)
+                    after = os.fstat(fd)
+                    if _same_version(before, after) and n == after.st_size:
+                        changed = False
+                        break
+                else:
+                    changed = True
+                xattrs = read_xattrs(fd)
+        finally:
+            os.close(fd)
+        return _Read(content, whole.digest(), n, after, changed, xattrs)
+
+    def _cut(self, f: Any, size_hint: int) -> Iterator[bytes]:
         if size_hint < self.min_size:
             data = f.read()  # small: one chunk, unless it grew since the stat
             if len(data) < self.min_size:
-                chunks: list[bytes] = [data] if data else []
-            else:
-                chunks = [bytes(c.data) for c in self.chunker.cut_buf(data)]
+                if data:
+                    yield data
+                return
+            yield from (bytes(c.data) for c in self._chunker().cut_buf(data))
         else:
-            chunks = (bytes(c.data) for c in self.chunker.cut_stream(f))  # type: ignore[assignment]
-        for data in chunks:
-            whole.update(data)
-            blob_id, new = self.repo.add_blob(DATA, data)
-            content.append(blob_id)
-            nread += len(data)
-            self.report.bytes_read += len(data)
-            if new:
-                self.report.data_blobs_added += 1
-                self.report.data_added += len(data)
-            self.progress.advance(len(data))
-        return content, whole.digest(), nread
+            yield from (bytes(c.data) for c in self._chunker().cut_stream(f))
+
+    def _chunker(self) -> FastCDC:
+        """FastCDC objects are not thread-safe: one per thread."""
+        chunker: FastCDC | None = getattr(self._local, "chunker", None)
+        if chunker is None:
+            c = self.repo.config.chunker
+            chunker = FastCDC(
+                c.avg_size,
+                min_size=c.min_size,
+                max_size=c.max_size,
+                seed=self.repo.secrets.chunker_seed,
+            )
+            self._local.chunker = chunker
+        return chunker
+
+    def _add(self, data: bytes, blob_id: bytes | None = None) -> bytes:
+        blob_id, new = self.repo.add_blob(DATA, data, blob_id)
+        self.report.bytes_read += len(data)
+        if new:
+            self.report.data_blobs_added += 1
+            self.report.data_added += len(data)
+        self.progress.advance(len(data))
+        return blob_id
 
     def _xattrs_path(self, path: bytes) -> dict[bytes, bytes]:
         try:

@@ -122,7 +122,12 @@ def _id(v: Any) -> bytes:
 
 
 def encode_tree(nodes: list[Node]) -> dict[str, Any]:
-    return {"v": TREE_VERSION, "nodes": [n.to_wire() for n in sorted(nodes, key=lambda n: n.name)]}
+    return tree_doc([n.to_wire() for n in sorted(nodes, key=lambda n: n.name)])
+
+
+def tree_doc(wires: list[dict[str, Any]]) -> dict[str, Any]:
+    """A tree blob's document from wire nodes already sorted by name."""
+    return {"v": TREE_VERSION, "nodes": wires}
 
 
 def decode_tree(doc: Any, what: str) -> list[Node]:
