@@ -13,6 +13,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 from tests.trees import below, listed, make_files, restored, tree_state
 
@@ -210,6 +212,9 @@ def test_restore_several_paths_keeps_their_places(cli: Cli, src: Path, tmp_path:
     # the directories above restored paths get their snapshot metadata too
     assert os.lstat(out).st_mtime_ns == before.entries["."].mtime_ns
     assert os.lstat(out / "docs").st_mtime_ns == before.entries["docs"].mtime_ns
+    missing = cli("restore", "latest", str(src / "nope"), "--target", str(target))
+    assert missing.code != 0
+    assert "not in the snapshot" in missing.err
 
 
 def test_restore_include_and_exclude(cli: Cli, src: Path, tmp_path: Path) -> None:
@@ -283,10 +288,29 @@ def test_source_reached_through_a_symlinked_directory(cli: Cli, tmp_path: Path) 
     assert not restored(target, tmp_path / "real").exists()
 
 
-def test_source_nested_in_another_is_saved_once(cli: Cli, src: Path) -> None:
-    snap = cli.ok("backup", str(src / "docs"), str(src), str(src) + "/", "--json").json
-    assert snap["files_new"] == 4
-    assert cli.ok("snapshots", "--json").json[0]["paths"] == [str(src)]
+def test_source_nested_in_another_is_saved_once(cli: Cli, src: Path, tmp_path: Path) -> None:
+    sibling = tmp_path / "src-2"  # shares a prefix with src but is not inside it
+    make_files(sibling, {"b.txt": "b"})
+    args = (str(src / "docs"), str(src), str(src) + "/", str(sibling), "--json")
+    snap = cli.ok("backup", *args).json
+    assert snap["files_new"] == 5
+    assert cli.ok("snapshots", "--json").json[0]["paths"] == [str(src), str(sibling)]
+
+
+def test_relative_sources_and_single_files_keep_their_absolute_place(
+    cli: Cli, src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(src / "docs")
+    cli.ok("backup", "deep", "../a.txt")
+    assert cli.ok("snapshots", "--json").json[0]["paths"] == [
+        str(src / "a.txt"),
+        str(src / "docs" / "deep"),
+    ]
+    target = tmp_path / "back"
+    cli.ok("restore", "latest", "--target", str(target))
+    assert restored(target, src / "a.txt").read_text() == "hello world\n"
+    assert restored(target, src / "docs" / "deep" / "er" / "bin.dat").exists()
+    assert not restored(target, src / "docs" / "report.txt").exists()
 
 
 def test_missing_source_exits_3_and_saves_the_others(cli: Cli, src: Path, tmp_path: Path) -> None:
