@@ -430,3 +430,23 @@ def test_shared_lock_of_a_live_process_does_not_block_backup(cli: Cli, src: Path
             cli.ok("backup", str(src))
         finally:
             lock.release()
+
+
+# -- bad arguments ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "named", "code"),
+    [
+        (("cat", "tree", "not-hex"), "not-hex", 2),
+        (("ls", "zz"), "zz", 2),
+        (("ls", "latest", "/no/such/path"), "/no is not in the snapshot", 1),
+        (("restore", "latest", "--target", "/proc/no/such/dir"), "/proc/no/such/dir", 1),
+        (("restore", "@2001-01-01", "--target", "unused"), "2001-01-01", 1),
+    ],
+)
+def test_bad_arguments_are_named(
+    cli: Cli, src: Path, args: tuple[str, ...], named: str, code: int
+) -> None:
+    cli.ok("backup", str(src))
+    assert_clean_failure(cli(*args), named, code=code)

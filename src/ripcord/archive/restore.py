@@ -74,9 +74,12 @@ class Restorer:
         self._links: dict[tuple[int, int], bytes] = {}  # (dev, inode) -> path below target
 
     def run(self) -> RestoreReport:
-        os.makedirs(self.options.target, exist_ok=True)
         root = bytes.fromhex(self.snapshot.tree)
-        target_fd = os.open(self.options.target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.makedirs(self.options.target, exist_ok=True)
+            target_fd = os.open(self.options.target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise RipcordError(f"cannot restore into {self.options.target}: {e.strerror}") from None
         self.target_fd = target_fd
         self.progress.start(None)
         try:

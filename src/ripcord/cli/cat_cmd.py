@@ -48,7 +48,11 @@ def cat(env: Env, kind: str, object_id: str | None) -> None:
             s = resolve(repo.snapshots(), object_id)
             doc = {"id": s.id, **s.to_doc()}
         elif kind == "tree":
-            nodes = decode_tree(repo.load_tree(bytes.fromhex(object_id)), f"tree {object_id}")
+            try:
+                tree_id = bytes.fromhex(object_id)
+            except ValueError:
+                raise click.UsageError(f"not a tree id: {object_id}") from None
+            nodes = decode_tree(repo.load_tree(tree_id), f"tree {object_id}")
             doc = {"nodes": [n.to_wire() for n in nodes]}
         else:
             names = [i.name for i in repo.store.list("index") if i.name[6:].startswith(object_id)]
