@@ -63,7 +63,7 @@ def parse_config(raw: bytes) -> tuple[Config, str]:
         doc = json.loads(raw)
         if not isinstance(doc, dict):
             raise ValueError("not an object")
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # deep nesting is hostile, not a crash
         raise CorruptObject(f"config: not valid JSON ({e})") from None
     if doc.get("format") != FORMAT_NAME:
         raise CorruptObject("config: this is not a ripcord repository")
@@ -83,7 +83,7 @@ def parse_config(raw: bytes) -> tuple[Config, str]:
             raise ValueError("unsupported compression")
         config = Config(id=str(doc["id"]), chunker=chunker, compression_level=level)
         return config, str(doc["mac"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:  # int(1e999) overflows
         raise CorruptObject(f"config: malformed ({e})") from None
 
 

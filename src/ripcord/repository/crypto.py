@@ -13,6 +13,7 @@ the kind of object, so a snapshot can never be passed off as an index.
 from __future__ import annotations
 
 import os
+import re
 
 import blake3
 from cryptography.exceptions import InvalidTag
@@ -26,6 +27,7 @@ NONCE_SIZE = 12
 TAG_SIZE = 16
 OVERHEAD = 1 + SALT_SIZE + NONCE_SIZE + TAG_SIZE
 _SUBKEY_CONTEXT = b"ripcord v1 subkey"
+_CONTENT_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def _subkey(key: bytes, salt: bytes) -> AESGCM:
@@ -54,3 +56,8 @@ def open_sealed(key: bytes, data: bytes, aad: bytes, what: str) -> bytes:
 def content_id(data: bytes) -> str:
     """Storage name of an object: unkeyed BLAKE3 of its stored bytes, hex."""
     return blake3.blake3(data).hexdigest()
+
+
+def is_content_id(value: object) -> bool:
+    """Exactly 64 lowercase hex digits: `int(v, 16)` would also take '0x', '_' and spaces."""
+    return isinstance(value, str) and _CONTENT_ID.fullmatch(value) is not None

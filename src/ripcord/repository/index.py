@@ -16,7 +16,7 @@ from pathlib import Path
 import msgpack
 
 from ripcord.errors import CorruptObject
-from ripcord.repository.crypto import open_sealed, seal
+from ripcord.repository.crypto import is_content_id, open_sealed, seal
 from ripcord.repository.pack import Frame, frames_from_wire, frames_to_wire
 
 INDEX_AAD = b"ripcord v1 index"
@@ -61,7 +61,7 @@ def decode_index_file(key: bytes, data: bytes, what: str) -> list[PackFrames]:
             raise ValueError(f"index version {doc['v']}")
         out = []
         for name, frames in doc["packs"]:
-            if not isinstance(name, str) or len(name) != 64:
+            if not is_content_id(name):
                 raise ValueError("bad pack name")
             out.append((name, frames_from_wire(frames, what)))
         return out

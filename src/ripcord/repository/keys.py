@@ -112,11 +112,11 @@ def try_unlock(raw: bytes, name: str, password: bytes) -> MasterSecrets | None:
         params = KdfParams(int(doc["iterations"]), int(doc["memory_kib"]), int(doc["lanes"]))
         if not (1 <= params.iterations <= 100 and 8 <= params.memory_kib <= 4 << 20):
             raise ValueError("KDF parameters out of range")
-        if not 1 <= params.lanes <= 64:
-            raise ValueError("KDF lanes out of range")
+        if not 1 <= params.lanes <= 64 or params.memory_kib < 8 * params.lanes:
+            raise ValueError("KDF lanes out of range (Argon2 needs 8 KiB per lane)")
         salt = base64.b64decode(doc["salt"])
         sealed = base64.b64decode(doc["data"])
-    except (KeyError, ValueError, TypeError) as e:
+    except (KeyError, ValueError, TypeError, OverflowError) as e:
         raise CorruptObject(f"{name}: key file malformed ({e})") from None
     try:
         plain = open_sealed(_derive(password, salt, params), sealed, _AAD, name)

@@ -89,19 +89,23 @@ def frames_to_wire(frames: Sequence[Frame]) -> list[Any]:
 def frames_from_wire(raw: Any, what: str) -> list[Frame]:
     """Validate untrusted frame lists (trailers and index files share them)."""
     try:
+        if not isinstance(raw, list):
+            raise TypeError("frames are not a list")
         frames = []
         for off, length, blobs in raw:
-            if not (isinstance(off, int) and isinstance(length, int)):
+            if not (type(off) is int and type(length) is int):  # bool is no offset
                 raise ValueError("offsets must be integers")
+            if not isinstance(blobs, list):
+                raise TypeError("blobs are not a list")
             if off < 0 or not 0 < length <= MAX_FRAME:
                 raise ValueError("frame out of range")
             entries = []
             for bid, btype, boff, blen in blobs:
                 if not isinstance(bid, bytes) or len(bid) != BLOB_ID_SIZE:
                     raise ValueError("bad blob id")
-                if btype not in (DATA, TREE) or not isinstance(boff, int):
+                if type(btype) is not int or btype not in (DATA, TREE) or type(boff) is not int:
                     raise ValueError("bad blob type")
-                if not isinstance(blen, int) or boff < 0 or blen < 0 or boff + blen > MAX_FRAME:
+                if type(blen) is not int or boff < 0 or blen < 0 or boff + blen > MAX_FRAME:
                     raise ValueError("blob out of range")
                 entries.append(BlobEntry(bid, btype, boff, blen))
             frames.append(Frame(off, length, tuple(entries)))

@@ -9,13 +9,13 @@ a dangling or mismatching reference (docs/FORMAT.md §Snapshots).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import msgpack
 
 from ripcord.errors import CorruptObject, MissingObject, UsageError
-from ripcord.repository.crypto import open_sealed, seal
+from ripcord.repository.crypto import is_content_id, open_sealed, seal
 
 SNAPSHOT_AAD = b"ripcord v1 snapshot"
 SNAPSHOT_VERSION = 1
@@ -73,15 +73,14 @@ def decode_snapshot(key: bytes, data: bytes, snap_id: str) -> Snapshot:
             summary={str(k): int(v) for k, v in d["summary"].items()},
             id=snap_id,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise CorruptObject(f"{what}: malformed ({e})") from None
 
 
 def _hex_id(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 64:
+    if not is_content_id(value):
         raise ValueError(f"bad id {value!r}")
-    int(value, 16)
-    return value
+    return str(value)
 
 
 def chain_heads(snapshots: list[Snapshot]) -> list[str]:
@@ -115,9 +114,10 @@ def resolve(snapshots: list[Snapshot], spec: str) -> Snapshot:
         return snapshots[-1]
     if spec.startswith("@"):
         text = spec[1:]
-        when = parse_time(text)
-        if len(text) == 10:  # a date alone: through the end of that day
-            when += timedelta(days=1) - timedelta(microseconds=1)
+        try:  # a date alone (2026-11-20 or 20261120): through the end of that day
+            when = parse_time(date.fromisoformat(text).isoformat() + "T23:59:59.999999")
+        except ValueError:
+            when = parse_time(text)
         older = [s for s in snapshots if s.time <= when]
         if not older:
             raise MissingObject(f"no snapshot at or before {text}")
