@@ -261,6 +261,28 @@ def test_restore_replaces_older_versions_in_the_target(cli: Cli, src: Path, tmp_
     assert (out / "zero").read_bytes() == b""
 
 
+def only(path: Path) -> list[str]:
+    """Exclude patterns that leave out everything on the file system except `path`."""
+    patterns, above = ["/*"], Path("/")
+    for part in path.relative_to("/").parts:
+        above = above / part
+        patterns += [f"!{above}/", f"{above}/*"]
+    return patterns[:-1]
+
+
+def test_the_file_system_root_can_be_a_source(cli: Cli, src: Path, tmp_path: Path) -> None:
+    excludes = [arg for p in only(src) for arg in ("--exclude", p)]
+    snap = cli.ok("backup", "/", "--one-file-system", *excludes, "--json").json
+    assert snap["files_new"] == 4
+    assert cli.ok("snapshots", "--json").json[0]["paths"] == ["/"]
+    assert str(src / "docs" / "report.txt") in listed(cli)
+    target = tmp_path / "back"
+    cli.ok("restore", "latest", "--target", str(target))
+    assert restored(target, src / "a.txt").read_text() == "hello world\n"
+    again = cli.ok("backup", "/", "-x", *excludes, "--json").json
+    assert again["files_unchanged"] == 4
+
+
 def test_two_sources_at_once(cli: Cli, tmp_path: Path) -> None:
     x, y = tmp_path / "a" / "x", tmp_path / "b" / "y"
     make_files(x, {"one.txt": "1"})

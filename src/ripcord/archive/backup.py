@@ -180,14 +180,17 @@ class Backup:
         stored_before = self.repo.stored_bytes
         self.progress.start(None)
         root_prev = bytes.fromhex(parent.tree) if parent else None
-        root_children = self._intermediate(b"", self._layout(sources), root_prev)
-        if not root_children:
-            raise RipcordError(
-                "nothing was backed up: no source path could be read ("
-                + "; ".join(f"{p}: {e}" for p, e in self.report.errors)
-                + ")"
-            )
-        root = self.repo.save_tree(tree_doc(root_children))
+        if sources == [b"/"]:
+            root = self._whole_root(root_prev)
+        else:
+            root_children = self._intermediate(b"", self._layout(sources), root_prev)
+            if not root_children:
+                raise RipcordError(
+                    "nothing was backed up: no source path could be read ("
+                    + "; ".join(f"{p}: {e}" for p, e in self.report.errors)
+                    + ")"
+                )
+            root = self.repo.save_tree(tree_doc(root_children))
         self.repo.flush()
         self.report.stored_added = self.repo.stored_bytes - stored_before
         snap = Snapshot(
@@ -246,6 +249,15 @@ class Backup:
             if parts:
                 d[parts[-1]] = None
         return layout
+
+    def _whole_root(self, prev_tree: bytes | None) -> bytes:
+        """Backing up '/' itself: its entries are the snapshot's top level."""
+        st = os.lstat(b"/")
+        self._root_dev = st.st_dev
+        prev = {"type": DIR, "subtree": prev_tree} if prev_tree else None
+        subtree = self._dir(_Entry(b"/", b"/", st, None), prev, None)["subtree"]
+        assert isinstance(subtree, bytes)
+        return subtree
 
     def _intermediate(
         self, path: bytes, layout: dict[bytes, Any], prev_tree: bytes | None
