@@ -23,7 +23,7 @@ from typing import Any, Literal
 import blake3
 
 from ripcord.archive.node import Node
-from ripcord.archive.trees import find
+from ripcord.archive.trees import find, walk
 from ripcord.repository import DATA, Repository, Snapshot
 from ripcord.repository.index import Location
 from ripcord.storage import LocalStore
@@ -88,6 +88,25 @@ def pack_path(cli: Cli, loc: Location) -> Path:
 def frame_middle(loc: Location) -> int:
     """A byte inside the frame at `loc`, so that damage there hits that frame."""
     return loc.frame_offset + loc.frame_length // 2
+
+
+def reached_by(
+    repo: Repository, snap_id: str, root: Path, how: Damage, loc: Location, at: int
+) -> set[Path]:
+    """Files below `root` in the snapshot with a blob that damage to `loc.pack` at `at` hits."""
+
+    def hit(b: Location) -> bool:
+        if b.pack != loc.pack:
+            return False
+        if how == "truncated":
+            return b.frame_offset + b.frame_length > at
+        return how == "missing" or b.frame_offset <= at < b.frame_offset + b.frame_length
+
+    return {
+        Path(os.fsdecode(p)).relative_to(root)
+        for p, n in walk(repo, node_at(repo, snap_id, root), bytes(root))
+        if any(hit(repo.locate(b)) for b in n.content)
+    }
 
 
 def files_under(root: Path) -> dict[Path, bytes]:

@@ -44,6 +44,7 @@ from tests.faults import (
     raw_dir,
     raw_file,
     raw_node,
+    reached_by,
     run_binary,
     small_tmpfs,
 )
@@ -98,16 +99,23 @@ def restore_fails_cleanly(cli: Cli, snap: str, out: Path, src: Path, *names: str
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-def test_damaged_data_pack_is_named_and_never_restored_wrong(
+def test_damaged_data_pack_costs_only_the_files_it_holds(
     cli: Cli, src: Path, tmp_path: Path, how: Damage
 ) -> None:
     snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
     with api_repo(cli) as repo:
         loc = repo.locate(node_at(repo, snap, src / BIN).content[0])
-    damage(pack_path(cli, loc), how, at=frame_middle(loc))
+        at = frame_middle(loc)
+        lost = reached_by(repo, snap, src, how, loc, at)
+    assert BIN in lost
+    damage(pack_path(cli, loc), how, at=at)
     out = tmp_path / "out"
-    restore_fails_cleanly(cli, snap, out, src, loc.pack)
-    assert not (out / src.relative_to("/") / BIN).exists()
+    r = cli("restore", snap, "--target", str(out))
+    assert_clean_failure(r, loc.pack, *(str(src / p) for p in lost), code=EXIT_PARTIAL)
+    restored = out / src.relative_to("/")
+    assert set(files_under(restored)) == set(files_under(src)) - lost
+    assert_no_wrong_data(restored, src)
+    assert (restored / "empty").is_dir()
     assert cli.ok("ls", snap, "--json").json["nodes"]  # trees live in other packs
 
 

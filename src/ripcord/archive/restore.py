@@ -21,7 +21,7 @@ from ripcord.archive.meta import write_xattrs
 from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.trees import find, load_nodes, split_path
-from ripcord.errors import RipcordError, UnsafePath
+from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import Repository, Snapshot
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -134,6 +134,9 @@ class Restorer:
             return True
         except TargetFull:
             raise
+        except (CorruptObject, MissingObject) as e:  # costs the entries it holds, not the rest
+            self.report.errors.append((os.fsdecode(path), str(e)))
+            return False
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise TargetFull(f"target disk full while restoring {os.fsdecode(path)}") from e

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ripcord.archive.restore import RestoreOptions, Restorer
 from ripcord.cli.env import Env, json_option, pass_env
@@ -83,10 +84,11 @@ def restore(
         )
         if verify:
             c.print(f"verified {report.verified} files")
-        for p in report.verify_failed:
-            env.err.print(f"[red]verification failed[/] {p}")
-        for p, e in report.errors:
-            env.err.print(f"[red]could not restore[/] {p}: {e}")
 
     env.emit(doc, human)
+    # on stderr with --json too: a script's log must still say what is missing
+    for path in report.verify_failed:
+        env.err.print(f"[red]verification failed[/] {escape(path)}")
+    for path, why in report.errors:
+        env.err.print(f"[red]could not restore[/] {escape(path)}: {escape(why)}")
     return EXIT_PARTIAL if report.incomplete else 0
