@@ -53,6 +53,8 @@ def test_owner_uid_and_gid_are_restored(cli: Cli, src: Path, tmp_path: Path) -> 
     os.chown(src / "owned", 1234, 5678)
     os.chmod(src / "owned", 0o6755)  # a chown after the chmod would strip set-id bits
     os.chown(src / "docs", 1234, 5678)
+    (src / "big-ids").write_text("ids above 2**31")
+    os.chown(src / "big-ids", 3_000_000_000, 4_000_000_000)
     os.symlink("owned", src / "link")
     os.chown(src / "link", 4321, 8765, follow_symlinks=False)
     out = assert_round_trip(cli, src, tmp_path / "out")
@@ -60,6 +62,7 @@ def test_owner_uid_and_gid_are_restored(cli: Cli, src: Path, tmp_path: Path) -> 
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 5678, 0o6755)
     assert (os.lstat(out / "docs").st_uid, os.lstat(out / "docs").st_gid) == (1234, 5678)
     assert (os.lstat(out / "link").st_uid, os.lstat(out / "link").st_gid) == (4321, 8765)
+    assert os.lstat(out / "big-ids").st_uid == 3_000_000_000
 
 
 def test_mtime_and_atime_keep_nanoseconds(cli: Cli, src: Path, tmp_path: Path) -> None:
@@ -70,6 +73,10 @@ def test_mtime_and_atime_keep_nanoseconds(cli: Cli, src: Path, tmp_path: Path) -
     """
     times = {"a.txt": (1_500_000_000_123_456_789, 1_600_000_000_987_654_321)}
     times["zero"] = (1_000_000_001_000_000_007, 999_999_999_999_999_999)
+    (src / "1969").write_text("before the epoch")
+    times["1969"] = (-86_400_000_000_001, -1_000_000_007)
+    (src / "2200").write_text("far ahead")
+    times["2200"] = (7_258_118_400_000_000_001, 7_258_118_400_123_456_789)
     for name, ns in times.items():
         os.utime(src / name, ns=ns)
     os.symlink("a.txt", src / "link")
