@@ -22,6 +22,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -156,7 +157,8 @@ class DatasetRun:
     files_after_mutate: int = 0
     bytes_after_mutate: int = 0
     mutation: dict[str, int] = field(default_factory=dict)
-    tools: dict[str, ToolRun] = field(default_factory=dict)
+    tools: dict[str, ToolRun] = field(default_factory=dict)  # medians over the rounds
+    rounds: list[dict[str, ToolRun]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -427,6 +429,55 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def bench_round(
+    ds: DatasetRun, specs: Sequence[ToolSpec], runs: dict[str, ToolRun], ctx: Context, keep: bool
+) -> None:
+    """Fresh data and repositories, then every step for every tool."""
+    log(f"[{ds.name}] generating (scale {ds.scale}, seed {ds.seed}) in {ctx.src}")
+    gen.generate(ds.name, ds.seed, ctx.src, ds.scale)
+    ds.files, ds.bytes = gen.tree_stats(ctx.src)
+    for spec in specs:
+        shutil.rmtree(ctx.repo(spec.name), ignore_errors=True)
+    run_phase(specs, runs, BEFORE_MUTATE, ctx, keep)
+    ds.mutation = gen.mutate(ds.seed + 1000, ctx.src)
+    ds.files_after_mutate, ds.bytes_after_mutate = gen.tree_stats(ctx.src)
+    log(f"[{ds.name}] mutated: {ds.mutation}")
+    run_phase(specs, runs, AFTER_MUTATE, ctx, keep)
+
+
+def median_step(results: list[StepResult]) -> StepResult:
+    """The first failure if any round failed, else the median (lower middle) of each figure."""
+    failed = [r for r in results if r.status != "ok"]
+    if failed or len(results) == 1:
+        return (failed or results)[0]
+
+    def med(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return statistics.median_low(present) if present else None
+
+    rss = [r.max_rss_kib for r in results if r.max_rss_kib is not None]
+    return dataclasses.replace(
+        results[0],
+        wall_s=med([r.wall_s for r in results]),
+        user_s=med([r.user_s for r in results]),
+        sys_s=med([r.sys_s for r in results]),
+        load1=med([r.load1 for r in results]),
+        max_rss_kib=statistics.median_low(rss) if rss else None,
+    )
+
+
+def median_run(rounds: list[ToolRun]) -> ToolRun:
+    first = rounds[0]
+    steps = {key: median_step([r.steps[key] for r in rounds]) for key in first.steps}
+    sizes = {
+        key: statistics.median_low([r.repo_bytes[key] for r in rounds if key in r.repo_bytes])
+        for key in first.repo_bytes
+    }
+    verdicts = [r.restore_verified for r in rounds]
+    verified = next((v for v in verdicts if not v.startswith("ok")), verdicts[0])
+    return ToolRun(first.name, first.exe, first.version, steps, sizes, verified)
+
+
 def bench_dataset(
     name: str,
     args: argparse.Namespace,
@@ -434,26 +485,19 @@ def bench_dataset(
     exes: dict[str, str | None],
     env: dict[str, str],
 ) -> DatasetRun:
-    work: Path = args.work
-    src = work / "data" / name
-    log(f"[{name}] generating (scale {args.scale}, seed {args.seed}) in {src}")
-    gen.generate(name, args.seed, src, args.scale)
-    files, size = gen.tree_stats(src)
-    result = DatasetRun(name, args.scale, args.seed, files, size)
-    for spec in specs:
-        shutil.rmtree(work / "repos" / name / spec.name, ignore_errors=True)
-        result.tools[spec.name] = ToolRun(
-            spec.name,
-            exes[spec.name] or "",
-            tool_version(spec, exes[spec.name] or "", env) if exes[spec.name] else "not installed",
-        )
-    ctx = Context(name, src, work, env, args.timeout)
-    run_phase(specs, result.tools, BEFORE_MUTATE, ctx, args.keep)
-    result.mutation = gen.mutate(args.seed + 1000, src)
-    result.files_after_mutate, result.bytes_after_mutate = gen.tree_stats(src)
-    log(f"[{name}] mutated: {result.mutation}")
-    run_phase(specs, result.tools, AFTER_MUTATE, ctx, args.keep)
-    return result
+    ds = DatasetRun(name, args.scale, args.seed, 0, 0)
+    ctx = Context(name, args.work / "data" / name, args.work, env, args.timeout)
+    versions = {s.name: tool_version(s, exes[s.name] or "", env) for s in specs if exes[s.name]}
+    for number in range(1, args.repeat + 1):
+        log(f"[{name}] round {number}/{args.repeat}")
+        runs = {
+            s.name: ToolRun(s.name, exes[s.name] or "", versions.get(s.name, "not installed"))
+            for s in specs
+        }
+        bench_round(ds, specs, runs, ctx, args.keep)
+        ds.rounds.append(runs)
+    ds.tools = {s.name: median_run([r[s.name] for r in ds.rounds]) for s in specs}
+    return ds
 
 
 # --------------------------------------------------------------------------- report
@@ -606,6 +650,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json-out", type=Path, help="default: WORK/results.json")
     p.add_argument("--md-out", type=Path, help="also write the tables as Markdown here")
     p.add_argument("--password", default="ripcord-bench-password")
+    p.add_argument("--repeat", type=int, default=1, help="rounds per dataset; tables show medians")
     p.add_argument("--timeout", type=float, default=4 * 3600, help="per step, seconds")
     p.add_argument("--keep", action="store_true", help="keep restored trees")
     p.add_argument("--setup", action="store_true", help="run bench/setup.sh if tools are missing")
@@ -617,9 +662,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def meta(args: argparse.Namespace) -> dict[str, object]:
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def meta(args: argparse.Namespace, started: str) -> dict[str, object]:
     return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "started": started,
+        "finished": now(),
         "host": platform.node(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -631,6 +681,7 @@ def meta(args: argparse.Namespace) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    started = now()
     names = args.tools.split(",")
     exes = preflight(names, args.ripcord, args.setup)
     shutil.rmtree(args.work / "home", ignore_errors=True)
@@ -642,7 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     json_out: Path = args.json_out or args.work / "results.json"
     json_out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"meta": meta(args), "datasets": [dataclasses.asdict(ds) for ds in results]}
+    payload = {"meta": meta(args, started), "datasets": [dataclasses.asdict(ds) for ds in results]}
     json_out.write_text(json.dumps(payload, indent=2) + "\n")
     if args.md_out:
         args.md_out.write_text(report)
