@@ -61,6 +61,15 @@ def test_exclude_patterns_are_gitignore_style(cli: Cli, tmp_path: Path) -> None:
     assert snap["excludes"] == ["*.tmp", "docs/", anchored]
 
 
+def test_exclude_negation_and_sources_named_on_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    make_files(root, {"a.tmp": "", "keep.tmp": "", "docs/manual.txt": "m", "docs/x.tmp": ""})
+    got = backed_up(cli, root, "--exclude", "*.tmp", "--exclude", "!keep.tmp")
+    assert got == {"keep.tmp", "docs", "docs/manual.txt"}
+    cli.ok("backup", str(root / "a.tmp"), str(root / "docs"), "--exclude", "*.tmp")
+    assert below(listed(cli), root) == {"a.tmp", "docs", "docs/manual.txt"}  # named: kept
+
+
 def test_exclude_file_reads_patterns_skipping_comments(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "tree"
     make_files(root, TREE)
