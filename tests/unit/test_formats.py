@@ -31,7 +31,7 @@ from ripcord.repository.config import (
 )
 from ripcord.repository.crypto import OVERHEAD, open_sealed, seal
 from ripcord.repository.index import INDEX_AAD, decode_index_file, encode_index_file
-from ripcord.repository.keys import KdfParams, MasterSecrets, make_key_file, try_unlock
+from ripcord.repository.keys import MasterSecrets, make_key_file, try_unlock
 from ripcord.repository.pack import (
     MAX_FRAME,
     TRAILER_AAD,
@@ -49,6 +49,7 @@ from ripcord.repository.snapshots import (
     encode_snapshot,
     resolve,
 )
+from tests.conftest import FAST_KDF
 from tests.strategies import (
     blob_ids,
     flip_bit,
@@ -67,7 +68,6 @@ from tests.strategies import (
 
 HEX_ID = re.compile(r"[0-9a-f]{64}")
 AAD = b"ripcord test object"
-FAST_KDF = KdfParams(1, 8, 1)
 
 
 def is_hex_id(value: object) -> bool:
