@@ -134,16 +134,25 @@ def test_damaged_tree_is_named_by_ls_restore_and_cat(
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-def test_damaged_snapshot_is_named_by_ls_restore_and_cat(
+def test_damaged_snapshot_is_named_and_hides_no_other(
     cli: Cli, src: Path, tmp_path: Path, how: Damage
 ) -> None:
-    cli.ok("backup", str(src), "--tag", "older")
+    older = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    kept = tmp_path / "kept"
+    shutil.copytree(src, kept)
     (src / "a.txt").write_text("newer\n")
     snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
     damage(cli.repo / "snapshots" / snap, how)
     assert_clean_failure(cli("ls", snap), snap)
     assert_clean_failure(cli("cat", "snapshot", snap), snap)
     restore_fails_cleanly(cli, snap, tmp_path / "out", src, snap)
+    listed = cli.ok("snapshots", "--json")
+    assert [s["id"] for s in listed.json] == [older]
+    if how != "missing":
+        assert f"snapshots/{snap}" in listed.err
+    cli.ok("restore", older, "--target", str(tmp_path / "old"), "--verify")
+    assert same_tree(kept, tmp_path / "old" / src.relative_to("/"))
+    assert cli.ok("backup", str(src), "--json").json["snapshot_id"]
 
 
 @pytest.mark.parametrize("how", DAMAGES)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.cli.location import DefaultRepository, cache_dir, open_store
@@ -58,6 +59,8 @@ class Env:
         try:
             yield repo
         finally:
+            for why in repo.unreadable_snapshots:
+                self.err.print(f"[yellow]warning: snapshot left out:[/] {escape(why)}")
             repo.close()
 
     def _open_default(self, create: bool) -> Repository:

@@ -64,6 +64,7 @@ class Repository:
         self._frame_cache_size = 0
         self._cache_lock = threading.Lock()
         self.stored_bytes = 0  # pack bytes written by this process
+        self.unreadable_snapshots: list[str] = []  # why snapshots() left each one out
         workers = default_workers()
         self._cpu = ThreadPoolExecutor(workers, thread_name_prefix="ripcord-cpu")
         self._io = ThreadPoolExecutor(2, thread_name_prefix="ripcord-io")
@@ -299,8 +300,15 @@ class Repository:
         return decode_snapshot(self.key, data, snap_id)
 
     def snapshots(self) -> list[Snapshot]:
-        """All snapshots, oldest first."""
-        snaps = [self.load_snapshot(i) for i in self.snapshot_ids()]
+        """All readable snapshots, oldest first. A damaged one is left out, its error kept
+        in `unreadable_snapshots`: one bad object must not hide every other snapshot."""
+        snaps = []
+        for snap_id in self.snapshot_ids():
+            try:
+                snaps.append(self.load_snapshot(snap_id))
+            except (CorruptObject, MissingObject) as e:
+                if str(e) not in self.unreadable_snapshots:
+                    self.unreadable_snapshots.append(str(e))
         return sorted(snaps, key=lambda s: (s.time, s.id))
 
     def pack_sizes(self) -> dict[str, int]:
