@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 import pytest
+import zstandard
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -33,13 +34,18 @@ from ripcord.repository.crypto import OVERHEAD, open_sealed, seal
 from ripcord.repository.index import INDEX_AAD, decode_index_file, encode_index_file
 from ripcord.repository.keys import MasterSecrets, make_key_file, try_unlock
 from ripcord.repository.pack import (
+    FRAME_AAD,
     MAX_FRAME,
+    RAW,
     TRAILER_AAD,
+    ZSTD,
     Frame,
     build_trailer,
     frames_from_wire,
     frames_to_wire,
+    open_frame,
     read_trailer,
+    seal_frame,
 )
 from ripcord.repository.snapshots import (
     SNAPSHOT_AAD,
@@ -152,6 +158,31 @@ def test_trailer_detects_truncation(key: bytes, frames: list[Frame], data: st.Da
 def test_trailer_refuses_junk(key: bytes, data: bytes, with_magic: bool) -> None:
     with pytest.raises(CorruptObject):
         read_trailer(key, data + (b"RCP1" if with_magic else b""), "pack")
+
+
+@given(keys, st.binary(max_size=2000) | st.binary(max_size=50).map(lambda b: b * 100))
+def test_frame_round_trips_compressed_or_raw(key: bytes, plain: bytes) -> None:
+    assert open_frame(key, seal_frame(key, plain, 3), "frame") == plain
+
+
+@given(keys, st.binary(max_size=300))
+def test_sealed_junk_frame_is_corrupt_or_raw(key: bytes, body: bytes) -> None:
+    sealed = seal(key, body, FRAME_AAD)
+    if body[:1] == bytes([RAW]):
+        assert open_frame(key, sealed, "frame") == body[1:]
+    else:
+        with pytest.raises(CorruptObject, match="frame"):
+            open_frame(key, sealed, "frame")
+
+
+@pytest.mark.parametrize("content_size", [True, False])
+def test_frame_that_inflates_past_the_bound_is_corrupt(content_size: bool) -> None:
+    """A small frame must not make a reader allocate more than MAX_FRAME."""
+    zstd = zstandard.ZstdCompressor(level=1, write_content_size=content_size)
+    bomb = seal(b"k" * 32, bytes([ZSTD]) + zstd.compress(bytes(MAX_FRAME + 1)), FRAME_AAD)
+    assert len(bomb) < 1 << 20
+    with pytest.raises(CorruptObject):
+        open_frame(b"k" * 32, bomb, "frame")
 
 
 def check_frames(frames: list[Frame], wire: Any) -> None:

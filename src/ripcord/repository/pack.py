@@ -73,6 +73,9 @@ def open_frame(key: bytes, data: bytes, what: str) -> bytes:
         return body[1:]
     if body[0] == ZSTD:
         try:
+            # max_output_size only bounds frames without a content size in their header
+            if zstandard.frame_content_size(body[1:]) > MAX_FRAME:
+                raise CorruptObject(f"{what}: frame claims more than {MAX_FRAME} bytes")
             dctx = zstandard.ZstdDecompressor()
             return bytes(dctx.decompress(body[1:], max_output_size=MAX_FRAME))
         except zstandard.ZstdError as e:
