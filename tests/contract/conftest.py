@@ -23,10 +23,16 @@ STORE_FACTORIES: list[tuple[str, StoreFactory]] = [
 
 
 @pytest.fixture(params=[f for _, f in STORE_FACTORIES], ids=[n for n, _ in STORE_FACTORIES])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh, empty store of each kind in turn."""
+def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
+    """Each kind of store in turn, for tests that need many fresh stores (hypothesis)."""
     factory: StoreFactory = request.param
-    s = factory(tmp_path)
+    return factory
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory, tmp_path: Path) -> Iterator[Store]:
+    """A fresh, empty store of each kind in turn."""
+    s = store_factory(tmp_path)
     try:
         yield s
     finally:

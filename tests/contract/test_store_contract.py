@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import random
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ripcord.errors import StoreError
 from ripcord.storage import InvalidName, ObjectExists, ObjectInfo, ObjectNotFound, Store
+from tests.contract.conftest import StoreFactory
 
 INVALID_NAMES = [
     "",
@@ -193,3 +199,71 @@ def test_large_object_round_trips(store: Store) -> None:
     assert store.get("data/la/large") == data
     mid = 7 << 20
     assert store.get("data/la/large", mid, 1 << 20) == data[mid : mid + (1 << 20)]
+
+
+# -- any sequence of operations behaves like a dict --------------------------------------
+
+NAMES = st.sampled_from(["p/x", "p/y", "q/x", "q/y/z"])
+OPS = st.one_of(
+    st.tuples(st.just("put"), NAMES, st.binary(max_size=64)),
+    st.tuples(st.just("get"), NAMES, st.integers(0, 80), st.none() | st.integers(0, 80)),
+    st.tuples(st.just("stat"), NAMES),
+    st.tuples(st.just("delete"), NAMES),
+    st.tuples(st.just("list"), st.sampled_from(["p", "q", "q/y", "p/x", "r"])),
+)
+
+
+def expected(model: dict[str, bytes], op: tuple[Any, ...]) -> object:
+    """What the contract says `op` returns (or raises) given the objects in `model`."""
+    kind, name = op[0], op[1]
+    if kind == "list":
+        return sorted((n, len(d)) for n, d in model.items() if n.startswith(name + "/"))
+    if kind == "put":
+        if name in model:
+            return ObjectExists
+        model[name] = op[2]
+        return None
+    if name not in model:
+        return ObjectNotFound
+    if kind == "get":
+        offset, length = op[2], op[3]
+        return model[name][offset : None if length is None else offset + length]
+    if kind == "stat":
+        return ObjectInfo(name, len(model[name]))
+    del model[name]
+    return None
+
+
+def observed(store: Store, op: tuple[Any, ...]) -> object:
+    kind, name = op[0], op[1]
+    try:
+        if kind == "list":
+            return sorted((i.name, i.size) for i in store.list(name))
+        if kind == "put":
+            return store.put(name, op[2])
+        if kind == "get":
+            return store.get(name, op[2], op[3])
+        if kind == "stat":
+            return store.stat(name)
+        return store.delete(name)
+    except StoreError as e:
+        return type(e)
+
+
+# the factory fixture is stateless, so sharing it between examples is safe
+SHARED_FACTORY = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=SHARED_FACTORY)
+@given(st.lists(OPS, max_size=25))
+def test_any_sequence_of_operations_behaves_like_a_dict(
+    store_factory: StoreFactory, ops: list[tuple[Any, ...]]
+) -> None:
+    model: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = store_factory(Path(tmp))
+        try:
+            for op in ops:
+                assert observed(store, op) == expected(model, op), op
+        finally:
+            store.close()

@@ -64,7 +64,7 @@ class Repository:
         self._frame_cache_size = 0
         self._cache_lock = threading.Lock()
         self.stored_bytes = 0  # pack bytes written by this process
-        self.unreadable_snapshots: list[str] = []  # why snapshots() left each one out
+        self.left_out: list[str] = []  # damaged snapshots and index files skipped, and why
         workers = default_workers()
         self._cpu = ThreadPoolExecutor(workers, thread_name_prefix="ripcord-cpu")
         self._io = ThreadPoolExecutor(2, thread_name_prefix="ripcord-io")
@@ -173,7 +173,11 @@ class Repository:
             self.index.reset()
             known = set()
         for name in sorted(names - known):
-            packs = decode_index_file(self.key, self._get(name), name)
+            try:
+                packs = decode_index_file(self.key, self._get(name), name)
+            except (CorruptObject, MissingObject) as e:
+                self.left_out.append(str(e))  # only the blobs it lists go missing
+                continue
             self.index.add(packs, name)
 
     def _stored(self, pack: PackFrames, size: int) -> None:
@@ -301,14 +305,14 @@ class Repository:
 
     def snapshots(self) -> list[Snapshot]:
         """All readable snapshots, oldest first. A damaged one is left out, its error kept
-        in `unreadable_snapshots`: one bad object must not hide every other snapshot."""
+        in `left_out`: one bad object must not hide every other snapshot."""
         snaps = []
         for snap_id in self.snapshot_ids():
             try:
                 snaps.append(self.load_snapshot(snap_id))
             except (CorruptObject, MissingObject) as e:
-                if str(e) not in self.unreadable_snapshots:
-                    self.unreadable_snapshots.append(str(e))
+                if str(e) not in self.left_out:
+                    self.left_out.append(str(e))
         return sorted(snaps, key=lambda s: (s.time, s.id))
 
     def pack_sizes(self) -> dict[str, int]:
