@@ -169,18 +169,19 @@ def test_symlinks_are_restored_as_links_and_never_followed(
 
 
 def test_hard_links_are_links_when_all_are_restored(cli: Cli, src: Path, tmp_path: Path) -> None:
-    (src / "docs" / "twin").hardlink_to(src / "a.txt")
-    (src / "third").hardlink_to(src / "a.txt")
-    out = assert_round_trip(cli, src, tmp_path / "out")
-    inodes = {os.lstat(out / p).st_ino for p in ("a.txt", "docs/twin", "third")}
-    assert len(inodes) == 1
-    assert os.lstat(out / "a.txt").st_nlink == 3
+    links = [src / "docs" / "twin", src / "a.txt", src / "third"]
+    for link in (links[0], links[2]):
+        link.hardlink_to(links[1])
+    assert_round_trip(cli, src, tmp_path / "out")  # compares the hard-link groups too
+    out = [restored(tmp_path / "out", p) for p in links]
+    assert len({os.lstat(p).st_ino for p in out}) == 1
+    assert os.lstat(out[0]).st_nlink == 3
 
-    paths = [str(src / "docs" / "twin"), str(src / "a.txt")]  # named one by one
+    paths = [str(p) for p in links[:2]] + [str(src)]  # named one by one, and overlapping
     cli.ok("restore", "latest", *paths, "--target", str(tmp_path / "two"))
-    twin, first = (restored(tmp_path / "two", Path(p)) for p in paths)
-    assert os.path.samefile(twin, first)
-    assert os.lstat(first).st_nlink == 2
+    out = [restored(tmp_path / "two", p) for p in links]
+    assert len({os.lstat(p).st_ino for p in out}) == 1
+    assert os.lstat(out[0]).st_nlink == 3
 
 
 def test_hard_link_restored_alone_is_an_independent_copy(

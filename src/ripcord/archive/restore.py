@@ -215,6 +215,8 @@ class Restorer:
         if first is None:
             self._links[key] = path.lstrip(b"/")
             return False
+        if first == path.lstrip(b"/"):
+            return True  # restored already in this run (overlapping PATHS): keep its links
         if _exists(dir_fd, node.name):
             _remove_entry(dir_fd, node.name)
         os.link(
