@@ -239,13 +239,15 @@ def observed(store: Store, op: tuple[Any, ...]) -> object:
     try:
         if kind == "list":
             return sorted((i.name, i.size) for i in store.list(name))
-        if kind == "put":
-            return store.put(name, op[2])
         if kind == "get":
             return store.get(name, op[2], op[3])
         if kind == "stat":
             return store.stat(name)
-        return store.delete(name)
+        if kind == "put":
+            store.put(name, op[2])
+        else:
+            store.delete(name)
+        return None
     except StoreError as e:
         return type(e)
 
