@@ -417,14 +417,16 @@ class Backup:
             r.files_changed += 1
         r.total_files += 1
         r.total_bytes += node.size
-        return node.to_wire()
+        wire = node.to_wire()
+        if len(node.content) == 1:
+            del wire["content"]  # implied by the hash (docs/FORMAT.md §Trees)
+        return wire
 
     def _read_small(self, path: bytes) -> _Read:
         """Read a small file whole in a worker; blobs are added later, in order."""
         blobs: list[tuple[bytes, bytes]] = []
 
-        def keep(data: bytes) -> bytes:
-            blob_id = self.repo.blob_id(data)
+        def keep(data: bytes, blob_id: bytes) -> bytes:
             blobs.append((blob_id, data))
             return blob_id
 
@@ -436,7 +438,7 @@ class Backup:
         return self._read_path(path, self._add, lambda: None)
 
     def _read_path(
-        self, path: bytes, put: Callable[[bytes], bytes], reset: Callable[[], None]
+        self, path: bytes, put: Callable[[bytes, bytes], bytes], reset: Callable[[], None]
     ) -> _Read:
         fd = _open_noatime(path)
         try:
@@ -445,11 +447,7 @@ class Backup:
                     reset()
                     before = os.fstat(fd)
                     f.seek(0)
-                    whole, content, n = blake3.blake3(), [], 0
-                    for data in self._cut(f, before.st_size):
-                        whole.update(data)
-                        content.append(put(data))
-                        n += len(data)
+                    content, digest, n = self._hash_chunks(f, before.st_size, put)
                     after = os.fstat(fd)
                     if _same_version(before, after) and n == after.st_size:
                         changed = False
@@ -459,7 +457,28 @@ class Backup:
                 xattrs = read_xattrs(fd)
         finally:
             os.close(fd)
-        return _Read(content, whole.digest(), n, after, changed, xattrs)
+        return _Read(content, digest, n, after, changed, xattrs)
+
+    def _hash_chunks(
+        self, f: Any, size_hint: int, put: Callable[[bytes, bytes], bytes]
+    ) -> tuple[list[bytes], bytes, int]:
+        """Chunk ids, whole-file BLAKE3 and length; a one-chunk file is hashed once."""
+        content: list[bytes] = []
+        whole: Any = None
+        first = b""
+        n = 0
+        digest = blake3.blake3(b"").digest()
+        for data in self._cut(f, size_hint):
+            digest = blake3.blake3(data).digest()
+            content.append(put(data, self.repo.id_from_digest(digest)))
+            if n == 0:
+                first = data
+            else:
+                if whole is None:
+                    whole = blake3.blake3(first)
+                whole.update(data)
+            n += len(data)
+        return content, (whole.digest() if whole is not None else digest), n
 
     def _cut(self, f: Any, size_hint: int) -> Iterator[bytes]:
         if size_hint < self.min_size:
@@ -486,7 +505,7 @@ class Backup:
             self._local.chunker = chunker
         return chunker
 
-    def _add(self, data: bytes, blob_id: bytes | None = None) -> bytes:
+    def _add(self, data: bytes, blob_id: bytes) -> bytes:
         blob_id, new = self.repo.add_blob(DATA, data, blob_id)
         self.report.bytes_read += len(data)
         if new:

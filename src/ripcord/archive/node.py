@@ -8,6 +8,7 @@ repository may be hostile (docs/FORMAT.md §Trees).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,8 @@ class Node:
         return d
 
     @classmethod
-    def from_wire(cls, d: Any) -> Node:
+    def from_wire(cls, d: Any, derive: Callable[[bytes], bytes] | None = None) -> Node:
+        """Validate one wire node; `derive` maps a hash to the id of a one-chunk file."""
         if not isinstance(d, dict):
             raise ValueError("node is not a map")
         n = cls(name=check_name(d["name"]), type=d["type"])
@@ -78,7 +80,14 @@ class Node:
         n.dev, n.nlink = _int(d["dev"]), _int(d["nlink"])
         if n.type == FILE:
             n.size, n.hash, n.changed = _int(d["size"]), _bytes(d["hash"]), bool(d.get("changed"))
-            n.content = [_id(c) for c in d["content"]]
+            if "content" in d:
+                n.content = [_id(c) for c in d["content"]]
+            elif derive is None:
+                raise ValueError("a one-chunk file needs the repository key to decode")
+            elif len(n.hash) != 32 or n.size == 0:
+                raise ValueError("file without content list must be one chunk with a hash")
+            else:  # one chunk: its id follows from the file's hash
+                n.content = [derive(n.hash)]
         elif n.type == DIR:
             n.subtree = _id(d["subtree"])
         elif n.type == SYMLINK:
@@ -130,11 +139,11 @@ def tree_doc(wires: list[dict[str, Any]]) -> dict[str, Any]:
     return {"v": TREE_VERSION, "nodes": wires}
 
 
-def decode_tree(doc: Any, what: str) -> list[Node]:
+def decode_tree(doc: Any, what: str, derive: Callable[[bytes], bytes] | None = None) -> list[Node]:
     try:
         if doc["v"] != TREE_VERSION:
             raise ValueError(f"tree version {doc['v']}")
-        nodes = [Node.from_wire(d) for d in doc["nodes"]]
+        nodes = [Node.from_wire(d, derive) for d in doc["nodes"]]
     except (KeyError, TypeError, ValueError) as e:
         raise CorruptObject(f"{what}: malformed ({e})") from None
     names = [n.name for n in nodes]

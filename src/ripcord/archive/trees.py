@@ -11,7 +11,7 @@ from ripcord.repository import Repository
 
 
 def load_nodes(repo: Repository, tree_id: bytes) -> list[Node]:
-    return decode_tree(repo.load_tree(tree_id), f"tree {tree_id.hex()}")
+    return decode_tree(repo.load_tree(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
 
 
 def split_path(path: str | bytes) -> list[bytes]:

@@ -52,7 +52,7 @@ def cat(env: Env, kind: str, object_id: str | None) -> None:
                 tree_id = bytes.fromhex(object_id)
             except ValueError:
                 raise click.UsageError(f"not a tree id: {object_id}") from None
-            nodes = decode_tree(repo.load_tree(tree_id), f"tree {object_id}")
+            nodes = decode_tree(repo.load_tree(tree_id), f"tree {object_id}", repo.id_from_digest)
             doc = {"nodes": [n.to_wire() for n in nodes]}
         else:
             names = [i.name for i in repo.store.list("index") if i.name[6:].startswith(object_id)]

@@ -17,7 +17,7 @@ from ripcord.repository.pack import BlobEntry, Frame, build_trailer, seal_frame
 from ripcord.storage import Store
 
 PACK_TARGET = 16 << 20  # plaintext bytes per pack
-BUNDLE_TARGET = 1 << 20  # plaintext bytes of small blobs sharing one frame
+BUNDLE_TARGET = 4 << 20  # plaintext bytes of small blobs sharing one frame
 SMALL_BLOB = 128 << 10  # blobs below this share frames
 MAX_IN_FLIGHT = 2  # packs being sealed or uploaded at once
 

@@ -208,7 +208,16 @@ class Repository:
     # -- blobs ---------------------------------------------------------------------------
 
     def blob_id(self, data: bytes | memoryview) -> bytes:
-        return blake3.blake3(data, key=self.secrets.id_key).digest()
+        """Keyed BLAKE3 over the chunk's plain BLAKE3 (docs/FORMAT.md §Blob ids)."""
+        return self.id_from_digest(blake3.blake3(data).digest())
+
+    def id_from_digest(self, digest: bytes) -> bytes:
+        """The blob id of a chunk whose plain BLAKE3 is `digest`.
+
+        A file stored as one chunk needs no content list: its whole-file hash
+        gives its blob id, which saves 32 bytes per small file in every tree.
+        """
+        return blake3.blake3(digest, key=self.secrets.id_key).digest()
 
     def has_blob(self, blob_id: bytes) -> bool:
         return blob_id in self._pending or self.index.has(blob_id)
