@@ -140,6 +140,18 @@ def test_delete_removes_and_frees_the_name(store: Store) -> None:
     assert store.get("locks/l1") == b"again"
 
 
+def test_deleting_while_listing_does_not_break_the_listing(store: Store) -> None:
+    """Lock checks list locks/ while other processes release theirs."""
+    names = {"locks/a", "locks/b", "locks/c"}
+    for name in names:
+        store.put(name, b"lock")
+    listing = store.list("locks")
+    first = next(listing).name
+    for name in names - {first}:
+        store.delete(name)
+    assert {i.name for i in listing} <= names - {first}
+
+
 @pytest.mark.parametrize("name", INVALID_NAMES)
 @pytest.mark.parametrize(
     "op",

@@ -87,7 +87,10 @@ class LocalStore:
         for dirpath, _dirs, files in os.walk(base):
             rel = Path(dirpath).relative_to(self.root).as_posix()
             for f in files:
-                st = os.stat(os.path.join(dirpath, f))
+                try:
+                    st = os.stat(os.path.join(dirpath, f))
+                except FileNotFoundError:  # deleted since the directory was read
+                    continue
                 yield ObjectInfo(f"{rel}/{f}", st.st_size)
 
     def delete(self, name: str) -> None:
