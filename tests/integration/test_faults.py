@@ -156,22 +156,30 @@ def test_damaged_snapshot_is_named_and_hides_no_other(
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-def test_damaged_index_is_named_when_the_index_is_read(
+def test_damaged_index_is_named_and_costs_only_what_it_lists(
     cli: Cli, src: Path, tmp_path: Path, how: Damage
 ) -> None:
-    snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    older = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    kept = tmp_path / "kept"
+    shutil.copytree(src, kept)
+    first_index = set((cli.repo / "index").iterdir())
+    (src / "a.txt").write_text("newer\n")
+    newer = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    (index,) = set((cli.repo / "index").iterdir()) - first_index  # lists the newer root tree
     with api_repo(cli) as repo:
-        root = repo.load_snapshot(snap).tree
-    (index,) = (cli.repo / "index").iterdir()
+        root = repo.load_snapshot(newer).tree
     damage(index, how)
     # a machine with no cached copy of the index has to read the damaged file; with the
-    # file gone, the blobs it listed cannot be found: the first one asked for is named
+    # file gone, what it listed cannot be found and the first blob asked for is named
     fresh = {"RIPCORD_CACHE_DIR": str(tmp_path / "fresh-cache")}
-    named = root if how == "missing" else index.name
-    r = cli("restore", snap, "--target", str(tmp_path / "out"), env=fresh)
-    assert_clean_failure(r, named)
-    assert files_under(tmp_path / "out") == {} if (tmp_path / "out").exists() else True
-    assert_clean_failure(cli("cat", "index", index.name), index.name)
+    named = (root,) if how == "missing" else (root, f"index/{index.name}")
+    r = cli("restore", newer, "--target", str(tmp_path / "new"), env=fresh)
+    assert_clean_failure(r, *named)
+    assert files_under(tmp_path / "new") == {}
+    if how != "missing":
+        assert_clean_failure(cli("cat", "index", index.name), f"index/{index.name}")
+    cli.ok("restore", older, "--target", str(tmp_path / "old"), "--verify", env=fresh)
+    assert same_tree(kept, tmp_path / "old" / src.relative_to("/"))
 
 
 @pytest.mark.parametrize("how", DAMAGES)

@@ -59,8 +59,8 @@ class Env:
         try:
             yield repo
         finally:
-            for why in repo.unreadable_snapshots:
-                self.err.print(f"[yellow]warning: snapshot left out:[/] {escape(why)}")
+            for why in repo.left_out:
+                self.err.print(f"[yellow]warning: left out[/] {escape(why)}")
             repo.close()
 
     def _open_default(self, create: bool) -> Repository:
