@@ -364,7 +364,8 @@ def test_only_missing_sources_save_nothing(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_default_repository_is_created_and_reused(cli: Cli, src: Path, tmp_path: Path) -> None:
-    data, config = Path(cli.env["RIPCORD_DATA_DIR"]), Path(cli.env["RIPCORD_CONFIG_DIR"])
+    data, config = tmp_path / "[my data]", tmp_path / "conf [bold]"  # not rich markup
+    cli.env.update(RIPCORD_DATA_DIR=str(data), RIPCORD_CONFIG_DIR=str(config))
     first = cli("backup", str(src), repo=False)
     assert first.code == 0, first.err
     repo_dir = next(p.parent for p in data.rglob("config"))

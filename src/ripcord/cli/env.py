@@ -83,8 +83,8 @@ class Env:
         store = open_store(str(default.repo), create=True)
         repo = Repository.init(store, default.new_key(), KdfParams(), cache_dir=cache_dir())
         self.err.print(
-            f"created the default repository at [bold]{default.repo}[/]\n"
-            f"its key is in [bold]{default.key_file}[/] (mode 0600).\n"
+            f"created the default repository at [bold]{escape(str(default.repo))}[/]\n"
+            f"its key is in [bold]{escape(str(default.key_file))}[/] (mode 0600).\n"
             "[yellow]Keep a copy of that key file somewhere safe: without it these backups"
             " cannot be read.[/]"
         )
