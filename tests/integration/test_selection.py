@@ -151,6 +151,9 @@ def test_tag_host_and_time_are_recorded_and_filter(cli: Cli, src: Path) -> None:
     assert [s["id"] for s in cli.ok("snapshots", "--host", "web2", "--json").json] == [second]
     assert [s["id"] for s in cli.ok("snapshots", "--tag", "db", "--json").json] == [first]
     assert cli.ok("snapshots", "--tag", "db", "--tag", "weekly", "--json").json == []
+    assert snaps[1]["parent"] is None  # another host's snapshot is not a parent
+    third = cli.ok("backup", str(src), "--host", "web1", "--json").json
+    assert third["parent"] == first
 
 
 def test_bad_time_is_a_usage_error(cli: Cli, src: Path) -> None:
@@ -187,7 +190,16 @@ def test_restore_at_date_picks_newest_snapshot_of_that_day(
 
 
 def test_ls_lists_a_path_and_everything_below_it(cli: Cli, src: Path) -> None:
+    os.symlink("a.txt", src / "link")
+    os.chown(src / "a.txt", 1234, 5678)
+    os.chmod(src / "a.txt", 0o4750)
     cli.ok("backup", str(src))
+    nodes = {n["path"]: n for n in cli.ok("ls", "latest", str(src), "--json").json["nodes"]}
+    a, link = nodes[str(src / "a.txt")], nodes[str(src / "link")]
+    assert (a["type"], a["mode"], a["size"], a["uid"], a["gid"]) == ("file", "4750", 12, 1234, 5678)
+    assert (link["type"], link["target"]) == ("symlink", "a.txt")
+    long = cli.ok("ls", "-l", "latest", str(src / "a.txt")).out
+    assert long.startswith("-rwsr-x---") and "1234" in long and "5678" in long
     assert below(listed(cli, "latest", str(src / "docs")), src) == {
         "docs",
         "docs/report.txt",
