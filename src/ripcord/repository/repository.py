@@ -42,6 +42,7 @@ from ripcord.repository.snapshots import Snapshot, decode_snapshot, encode_snaps
 from ripcord.storage import ObjectNotFound, Store
 
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
+INDEX_MAX_BLOBS = 100_000  # blobs per index file, bounding what one decode holds in memory
 FRAME_CACHE_BYTES = 64 << 20
 
 
@@ -59,6 +60,7 @@ class Repository:
         self.key_name = ""  # the key file this process unlocked with
         self.index = IndexCache(cache_dir / "index.sqlite" if cache_dir else None)
         self._unindexed: list[PackFrames] = []
+        self._unindexed_blobs = 0
         self._pending: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
         self._frame_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._frame_cache_size = 0
@@ -182,14 +184,15 @@ class Repository:
 
     def _stored(self, pack: PackFrames, size: int) -> None:
         self._unindexed.append(pack)
+        self._unindexed_blobs += sum(len(f.blobs) for f in pack[1])
         self.stored_bytes += size
-        if len(self._unindexed) >= INDEX_EVERY:
+        if len(self._unindexed) >= INDEX_EVERY or self._unindexed_blobs >= INDEX_MAX_BLOBS:
             self._write_index()
 
     def _write_index(self) -> None:
         if not self._unindexed:
             return
-        packs, self._unindexed = self._unindexed, []
+        packs, self._unindexed, self._unindexed_blobs = self._unindexed, [], 0
         data = encode_index_file(self.key, packs)
         name = f"index/{content_id(data)}"
         self.store.put(name, data)
