@@ -21,6 +21,7 @@ keys = st.binary(min_size=32, max_size=32)
 blob_ids = st.binary(min_size=BLOB_ID_SIZE, max_size=BLOB_ID_SIZE)
 hex_ids = st.text("0123456789abcdef", min_size=64, max_size=64)
 u32 = st.integers(0, 2**32 - 1)
+owner_ids = st.integers(0, 2**32 - 2)  # uid_t/gid_t; 2**32 - 1 is (uid_t)-1, "leave unchanged"
 i64 = st.integers(-(2**63), 2**63 - 1)
 # msgpack cannot encode lone surrogates
 texts = st.text(st.characters(codec="utf-8"), max_size=20)
@@ -111,8 +112,8 @@ def nodes(draw: st.DrawFn, name: st.SearchStrategy[bytes] = node_names) -> Node:
         name=draw(name),
         type=kind,
         mode=draw(st.integers(0, 0o7777)),
-        uid=draw(u32),
-        gid=draw(u32),
+        uid=draw(owner_ids),
+        gid=draw(owner_ids),
         user=draw(texts),
         group=draw(texts),
         mtime_ns=draw(i64),

@@ -21,7 +21,7 @@ import zstandard
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from ripcord.archive.node import FILE, Node, decode_tree, encode_tree
+from ripcord.archive.node import CHAR, FILE, Node, decode_tree, encode_tree
 from ripcord.errors import CorruptObject, MissingObject, UnsafePath, UnsupportedFormat, UsageError
 from ripcord.repository.config import (
     FORMAT_VERSION,
@@ -688,3 +688,20 @@ def test_tree_junk_is_corrupt_or_well_formed(data: st.DataObject, node: Node) ->
         return
     for n in tree:
         assert Node.from_wire(roundtrip(n.to_wire())) == n
+        check_fits_the_os(n)
+
+
+def check_fits_the_os(n: Node) -> None:
+    """Restore hands these to chown and mknod, which raise OverflowError, not OSError."""
+    assert 0 <= n.uid < 2**32 - 1 and 0 <= n.gid < 2**32 - 1
+    assert 0 <= n.rdev < 2**64
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("uid", 2**40), ("uid", -2), ("gid", 2**32 - 1), ("gid", -1), ("rdev", -1)],
+)
+def test_node_owner_or_device_out_of_range_is_corrupt(field: str, value: int) -> None:
+    wire = {**Node(name=b"dev", type=CHAR).to_wire(), field: value}
+    with pytest.raises(CorruptObject):
+        decode_tree(roundtrip({"v": 1, "nodes": [wire]}), "tree")

@@ -19,6 +19,7 @@ FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET = (
     "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket",
 )  # fmt: skip
 TYPES = (FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET)
+_NO_ID = 2**32 - 1  # (uid_t)-1: "leave unchanged", never a real owner
 
 
 @dataclass
@@ -74,6 +75,8 @@ class Node:
             raise ValueError(f"unknown node type {n.type!r}")
         for attr, key in (("mode", "mode"), ("uid", "uid"), ("gid", "gid"), ("inode", "inode")):
             setattr(n, attr, _int(d[key]))
+        if not (0 <= n.uid < _NO_ID and 0 <= n.gid < _NO_ID):  # chown raises OverflowError
+            raise ValueError(f"owner {n.uid}:{n.gid} out of range")
         n.mode &= 0o7777
         n.user, n.group = str(d["user"]), str(d["group"])
         n.mtime_ns, n.atime_ns, n.ctime_ns = _int(d["mtime"]), _int(d["atime"]), _int(d["ctime"])
@@ -96,6 +99,8 @@ class Node:
                 raise ValueError("bad symlink target")
         elif n.type in (CHAR, BLOCK):
             n.rdev = _int(d["rdev"])
+            if n.rdev < 0:  # mknod raises OverflowError
+                raise ValueError(f"device number {n.rdev} out of range")
         xattrs = d.get("xattrs", {})
         if not isinstance(xattrs, dict):
             raise ValueError("xattrs is not a map")
