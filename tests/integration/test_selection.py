@@ -130,12 +130,15 @@ def test_one_file_system_stops_at_a_mount_point(cli: Cli, src: Path) -> None:
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
     try:
-        (mnt / "other-fs.txt").write_text("on tmpfs")
-        assert "mnt/other-fs.txt" in backed_up(cli, src)
+        make_files(mnt, {"other-fs.txt": "on tmpfs", "sub/deeper.txt": "also"})
+        assert "mnt/sub/deeper.txt" in backed_up(cli, src)
         got = backed_up(cli, src, "--one-file-system")
         assert "mnt" in got  # the mount point itself is kept, empty
-        assert "mnt/other-fs.txt" not in got
+        assert not {"mnt/other-fs.txt", "mnt/sub"} & got
         assert "docs/report.txt" in got
+        # a mount named on the command line is backed up too (like `-x / /home`)
+        got = backed_up(cli, src, str(mnt), "--one-file-system")
+        assert {"docs/report.txt", "mnt/other-fs.txt", "mnt/sub/deeper.txt"} <= got
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
 

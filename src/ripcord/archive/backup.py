@@ -158,6 +158,8 @@ class Backup:
         self.min_size = repo.config.chunker.min_size
         self._local = threading.local()
         self._root_dev = 0
+        # every PATH given, nested ones too: with -x, a mount named like `/home` is entered
+        self._named = {os.path.normpath(os.path.abspath(os.fsencode(p))) for p in options.paths}
         self._scan = ThreadPoolExecutor(SCAN_WORKERS, thread_name_prefix="ripcord-scan")
         self._read = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="ripcord-read")
 
@@ -329,6 +331,9 @@ class Backup:
         prev_list, prev_children = self._prev_tree(
             prev_sub if isinstance(prev_sub, bytes) else None
         )
+        outer_dev = self._root_dev
+        if e.path in self._named:
+            self._root_dev = e.st.st_dev
         if self.options.one_file_system and e.st.st_dev != self._root_dev:
             entries: list[_Entry] = []  # a mount point: kept, but not entered
         else:
@@ -339,6 +344,7 @@ class Backup:
             else:
                 entries = self._selected(e.path, result)
         wires = [w for w in self._children(entries, prev_children) if w is not None]
+        self._root_dev = outer_dev
         if wires == prev_list and prev_list:
             node.subtree = prev_sub  # nothing below changed: the same tree blob
         else:
