@@ -74,7 +74,7 @@ def test_exclude_file_reads_patterns_skipping_comments(cli: Cli, tmp_path: Path)
     root = tmp_path / "tree"
     make_files(root, TREE)
     patterns = tmp_path / "excludes"
-    patterns.write_text("# build junk\n*.tmp\n\n  \nsub/\n")
+    patterns.write_bytes(b"# build junk\n*.tmp\r\n\n  \nsub/")  # CRLF, no final newline
     got = backed_up(cli, root, "--exclude-file", str(patterns), "--exclude", "deep/")
     assert got == {
         "keep.txt",
