@@ -21,11 +21,14 @@ from types import TracebackType
 from typing import Any, Literal
 
 import blake3
+import msgpack
 
 from ripcord.archive.node import Node
 from ripcord.archive.trees import find, walk
 from ripcord.repository import DATA, Repository, Snapshot
+from ripcord.repository.crypto import seal
 from ripcord.repository.index import Location
+from ripcord.repository.locks import LOCK_AAD
 from ripcord.storage import LocalStore
 from tests.conftest import PASSWORD, Cli, Result
 
@@ -258,3 +261,45 @@ def run_binary(
 def pack_names(cli: Cli) -> set[str]:
     data = cli.repo / "data"
     return {p.name for p in data.rglob("*") if p.is_file()} if data.exists() else set()
+
+
+def random_files(root: Path, count: int, size: int) -> Path:
+    """`count` files of `size` random bytes: nothing to compress or deduplicate."""
+    root.mkdir()
+    for i in range(count):
+        (root / f"{i:03}.bin").write_bytes(os.urandom(size))
+    return root
+
+
+def backup_until_packs_exist(
+    cli: Cli, path: Path, deadline_s: float = 300
+) -> subprocess.Popen[str]:
+    """Start the installed binary backing up `path`; return once it has stored a new pack,
+    still running (asserted), so the caller can interrupt it midway."""
+    before = pack_names(cli)
+    proc = subprocess.Popen(
+        binary_argv(cli, "backup", str(path)),
+        env=binary_env(cli),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + deadline_s
+    while proc.poll() is None and time.monotonic() < deadline and not pack_names(cli) - before:
+        time.sleep(0.01)
+    if proc.poll() is not None or not pack_names(cli) - before:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the backup was not caught midway (finished, or stored nothing)")
+    return proc
+
+
+def plant_lock(
+    repo: Repository, *, host: str, pid: int, when: datetime, exclusive: bool = True
+) -> str:
+    """A lock object as another process (maybe on another host) would have written it."""
+    doc = {"host": host, "pid": pid, "time": when.isoformat(), "exclusive": exclusive}
+    name = f"locks/{os.urandom(16).hex()}"
+    repo.store.put(name, seal(repo.key, bytes(msgpack.packb(doc)), LOCK_AAD))
+    return name

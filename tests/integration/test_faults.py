@@ -15,14 +15,20 @@ import signal
 import socket
 import stat
 import subprocess
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from ripcord.errors import EXIT_LOCKED, EXIT_NO_REPOSITORY, EXIT_PARTIAL, EXIT_WRONG_PASSWORD
+from ripcord.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_NO_REPOSITORY,
+    EXIT_PARTIAL,
+    EXIT_WRONG_PASSWORD,
+)
 from ripcord.repository.locks import Lock
-from tests.conftest import Cli
+from tests.conftest import Cli, Result
 from tests.faults import (
     DAMAGES,
     WITHOUT_DAC_OVERRIDE,
@@ -31,16 +37,16 @@ from tests.faults import (
     api_repo,
     assert_clean_failure,
     assert_no_wrong_data,
-    binary_argv,
-    binary_env,
+    backup_until_packs_exist,
     damage,
     files_under,
     frame_middle,
     hostile_snapshot,
     listing,
     node_at,
-    pack_names,
     pack_path,
+    plant_lock,
+    random_files,
     raw_dir,
     raw_file,
     raw_node,
@@ -293,23 +299,31 @@ def test_file_planted_as_a_symlink_in_the_target_is_replaced_not_followed(
 # -- sources that fight back ------------------------------------------------------------
 
 
-def test_unreadable_file_is_listed_and_the_rest_is_saved(
+def test_unreadable_entries_are_listed_and_the_rest_is_saved(
     cli: Cli, src: Path, tmp_path: Path
 ) -> None:
     secret = src / "docs" / "[red]secret.txt"  # rich markup in a name is printed as is
     secret.write_text("for root's eyes only\n")
-    secret.chmod(0)
+    private = src / "private"
+    private.mkdir()
+    (private / "inside.txt").write_text("never reached\n")
+    for p in (secret, private):
+        p.chmod(0)
     # the installed binary, run as root without the capabilities that let root read anything
     r = run_binary(cli, "backup", str(src), "--json", wrapper=WITHOUT_DAC_OVERRIDE)
-    assert r.code == EXIT_PARTIAL, r.err
-    assert str(secret) in r.err and "Permission denied" in r.err
-    assert "Traceback" not in r.err
+    assert_clean_failure(r, str(secret), str(private), "Permission denied", code=EXIT_PARTIAL)
     doc = r.json
-    assert doc["error_list"] == [{"path": str(secret), "error": "Permission denied"}]
+    assert sorted(doc["error_list"], key=lambda e: e["path"]) == [
+        {"path": str(secret), "error": "Permission denied"},
+        {"path": str(private), "error": "Permission denied"},
+    ]
     assert doc["files_new"] == 4
     out = tmp_path / "out"
     cli.ok("restore", doc["snapshot_id"], "--target", str(out), "--verify")
+    assert list((out / private.relative_to("/")).iterdir()) == []
     secret.unlink()
+    shutil.rmtree(private)
+    (out / private.relative_to("/")).rmdir()
     assert same_tree(src, out / src.relative_to("/"))
 
 
@@ -392,30 +406,10 @@ def test_backup_killed_midway_loses_nothing_and_blocks_nothing(
     cli: Cli, src: Path, tmp_path: Path
 ) -> None:
     older = cli.ok("backup", str(src), "--json").json["snapshot_id"]
-    big = tmp_path / "big"
-    big.mkdir()
-    for i in range(25):  # 200 MiB that cannot be compressed or deduplicated
-        (big / f"{i:02}.bin").write_bytes(os.urandom(8 << 20))
-    packs_before = pack_names(cli)
-    proc = subprocess.Popen(
-        binary_argv(cli, "backup", str(big)),
-        env=binary_env(cli),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while proc.poll() is None and time.monotonic() < deadline:
-            if pack_names(cli) - packs_before:
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, "the backup finished before it could be interrupted"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert pack_names(cli) - packs_before  # it had written data
+    big = random_files(tmp_path / "big", 25, 8 << 20)  # 200 MiB
+    proc = backup_until_packs_exist(cli, big)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
     assert [s["id"] for s in cli.ok("snapshots", "--json").json] == [older]
     with api_repo(cli) as repo:  # the dead process's lock is still there, and ignored
         left = Lock(repo.store, repo.key, exclusive=True)
@@ -430,6 +424,34 @@ def test_backup_killed_midway_loses_nothing_and_blocks_nothing(
     verified = cli.ok("restore", redo["snapshot_id"], "--target", str(out), "--verify", "--json")
     assert verified.json["verified"] == 25
     assert same_tree(big, out / big.relative_to("/"))
+
+
+def test_interrupted_backup_exits_130_and_releases_its_lock(cli: Cli, tmp_path: Path) -> None:
+    big = random_files(tmp_path / "big", 8, 8 << 20)
+    proc = backup_until_packs_exist(cli, big)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate()
+    assert_clean_failure(Result(proc.returncode, out, err), "interrupted", code=EXIT_INTERRUPTED)
+    assert cli.ok("snapshots", "--json").json == []
+    assert list((cli.repo / "locks").iterdir()) == []
+    assert list((cli.repo / ".tmp").iterdir()) == []
+
+
+def test_full_repository_disk_fails_the_backup_and_keeps_older_snapshots(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    with small_tmpfs(tmp_path / "small", "4m") as small:
+        on_small = Cli(small / "repo", cli.env)
+        on_small.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
+        first = on_small.ok("backup", str(src), "--json").json["snapshot_id"]
+        big = random_files(tmp_path / "big", 1, 6 << 20)
+        r = on_small("backup", str(big))
+        assert_clean_failure(r, "no space", str(on_small.repo), code=1)
+        assert [s["id"] for s in on_small.ok("snapshots", "--json").json] == [first]
+        assert list((on_small.repo / "locks").iterdir()) == []
+        out = tmp_path / "out"
+        on_small.ok("restore", "latest", "--target", str(out), "--verify")
+        assert same_tree(src, out / src.relative_to("/"))
 
 
 def test_exclusive_lock_of_a_live_process_blocks_backup_with_exit_11(cli: Cli, src: Path) -> None:
@@ -447,14 +469,38 @@ def test_exclusive_lock_of_a_live_process_blocks_backup_with_exit_11(cli: Cli, s
     cli.ok("backup", str(src))
 
 
-def test_shared_lock_of_a_live_process_does_not_block_backup(cli: Cli, src: Path) -> None:
+def dead_pid() -> int:
+    done = subprocess.Popen(["true"])
+    done.wait()
+    return done.pid
+
+
+@pytest.mark.parametrize(
+    ("host", "age", "exclusive", "blocks"),
+    [
+        ("elsewhere", timedelta(0), True, True),  # cannot tell if it is alive: honoured
+        ("elsewhere", timedelta(hours=1), True, False),  # not refreshed for too long
+        ("elsewhere", timedelta(0), False, False),  # shared: backups run side by side
+        ("here-but-dead", timedelta(0), True, False),  # this host, no such process
+    ],
+)
+def test_only_a_live_conflicting_lock_blocks_a_backup(
+    cli: Cli, src: Path, host: str, age: timedelta, exclusive: bool, blocks: bool
+) -> None:
+    here = host == "here-but-dead"
     with api_repo(cli) as repo:
-        lock = Lock(repo.store, repo.key, exclusive=False)
-        lock.acquire()
-        try:
-            cli.ok("backup", str(src))
-        finally:
-            lock.release()
+        plant_lock(
+            repo,
+            host=socket.gethostname() if here else host,
+            pid=dead_pid() if here else 4242,
+            when=datetime.now(UTC) - age,
+            exclusive=exclusive,
+        )
+    r = cli("backup", str(src))
+    if blocks:
+        assert_clean_failure(r, "locked", "pid 4242 on elsewhere", code=EXIT_LOCKED)
+    else:
+        assert r.code == 0, r.err
 
 
 # -- bad arguments ----------------------------------------------------------------------
@@ -475,3 +521,17 @@ def test_bad_arguments_are_named(
 ) -> None:
     cli.ok("backup", str(src))
     assert_clean_failure(cli(*args), named, code=code)
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        (("--password-file", "/no/such/file"), "/no/such/file"),
+        (("--password-command", "exit 7"), "exit code 7"),
+    ],
+)
+def test_password_that_cannot_be_had_is_a_usage_error(
+    cli: Cli, source: tuple[str, ...], named: str
+) -> None:
+    r = run_binary(cli, *source, "snapshots", without=("RIPCORD_PASSWORD",))
+    assert_clean_failure(r, named, code=2)
