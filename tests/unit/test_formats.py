@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import msgpack
@@ -22,7 +23,14 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ripcord.archive.node import CHAR, FILE, Node, decode_tree, encode_tree
-from ripcord.errors import CorruptObject, MissingObject, UnsafePath, UnsupportedFormat, UsageError
+from ripcord.errors import (
+    CorruptObject,
+    LockedError,
+    MissingObject,
+    UnsafePath,
+    UnsupportedFormat,
+    UsageError,
+)
 from ripcord.repository.config import (
     FORMAT_VERSION,
     ChunkerParams,
@@ -33,6 +41,7 @@ from ripcord.repository.config import (
 from ripcord.repository.crypto import OVERHEAD, open_sealed, seal
 from ripcord.repository.index import INDEX_AAD, decode_index_file, encode_index_file
 from ripcord.repository.keys import MasterSecrets, make_key_file, try_unlock
+from ripcord.repository.locks import LOCK_AAD, STALE, Lock
 from ripcord.repository.pack import (
     FRAME_AAD,
     MAX_FRAME,
@@ -55,6 +64,7 @@ from ripcord.repository.snapshots import (
     encode_snapshot,
     resolve,
 )
+from ripcord.storage import MemoryStore
 from tests.conftest import FAST_KDF
 from tests.strategies import (
     blob_ids,
@@ -705,3 +715,59 @@ def test_node_owner_or_device_out_of_range_is_corrupt(field: str, value: int) ->
     wire = {**Node(name=b"dev", type=CHAR).to_wire(), field: value}
     with pytest.raises(CorruptObject):
         decode_tree(roundtrip({"v": 1, "nodes": [wire]}), "tree")
+
+
+# -- locks -------------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def lock_doc(**changes: object) -> dict[str, Any]:
+    """A fresh exclusive lock held by a process on another host."""
+    doc = {"host": "elsewhere", "pid": 4242, "time": NOW.isoformat(), "exclusive": True}
+    return {**doc, **changes}
+
+
+def store_with_lock(key: bytes, doc: Any) -> MemoryStore:
+    plain = doc if isinstance(doc, bytes) else msgpack.packb(doc)
+    store = MemoryStore()
+    store.put("locks/" + "a" * 32, seal(key, plain, LOCK_AAD))
+    return store
+
+
+def test_a_fresh_lock_from_another_host_is_honoured() -> None:
+    store = store_with_lock(b"k" * 32, lock_doc())
+    with pytest.raises(LockedError, match="elsewhere"):
+        Lock(store, b"k" * 32, exclusive=False, clock=lambda: NOW).acquire()
+    assert [i.name for i in store.list("locks")] == ["locks/" + "a" * 32]  # ours is gone
+
+
+def test_a_stale_lock_is_ignored() -> None:
+    old = (NOW - STALE - timedelta(seconds=1)).isoformat()
+    store = store_with_lock(b"k" * 32, lock_doc(time=old))
+    lock = Lock(store, b"k" * 32, exclusive=True, clock=lambda: NOW)
+    lock.acquire()
+    lock.release()
+
+
+@given(keys, st.data())
+@example(b"k" * 32, lock_doc(time="2026-11-20T12:00:00"))  # no zone
+@example(b"k" * 32, lock_doc(pid=float("inf")))
+@example(b"k" * 32, lock_doc(host=socket.gethostname(), pid=2**40))
+@example(b"k" * 32, lock_doc(host=socket.gethostname(), pid=-1))
+def test_a_hostile_lock_is_honoured_or_ignored_never_a_crash(
+    key: bytes, data: st.DataObject | dict[str, Any]
+) -> None:
+    """One bad object under locks/ must not stop every backup with a traceback."""
+    if isinstance(data, dict):
+        doc: Any = data
+    else:
+        doc = data.draw(
+            st.builds(spoil, st.just(data), st.just(lock_doc())) | junk | st.binary(max_size=50)
+        )
+    lock = Lock(store_with_lock(key, doc), key, exclusive=True, clock=lambda: NOW)
+    try:
+        lock.acquire()
+    except LockedError:
+        return
+    lock.release()

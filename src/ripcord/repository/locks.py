@@ -83,18 +83,13 @@ class Lock:
             try:
                 raw = self.store.get(info.name)
                 d = msgpack.unpackb(open_sealed(self.key, raw, LOCK_AAD, info.name))
-                out.append(
-                    LockInfo(
-                        info.name,
-                        str(d["host"]),
-                        int(d["pid"]),
-                        datetime.fromisoformat(d["time"]),
-                        bool(d["exclusive"]),
-                    )
-                )
+                pid, time = int(d["pid"]), datetime.fromisoformat(d["time"])
+                if time.tzinfo is None or not 0 < pid < 2**31:  # is_stale could not judge it
+                    raise ValueError("lock time without a zone, or pid out of range")
+                out.append(LockInfo(info.name, str(d["host"]), pid, time, bool(d["exclusive"])))
             except ObjectNotFound:
                 continue  # released while we looked
-            except (CorruptObject, KeyError, TypeError, ValueError):
+            except (CorruptObject, KeyError, TypeError, ValueError, OverflowError):
                 continue  # unreadable lock: cannot be honoured, counted stale
         return out
 
