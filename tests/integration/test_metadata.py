@@ -12,6 +12,7 @@ import os
 import pwd
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import Cli
@@ -20,9 +21,11 @@ from tests.trees import (
     assert_round_trip,
     file_digest,
     getfacl,
+    make_files,
     restored,
     round_trip,
     setfacl,
+    tree_diff,
     tree_state,
 )
 
@@ -270,3 +273,42 @@ def test_directory_mtimes_are_set_after_their_children(cli: Cli, src: Path, tmp_
     out = assert_round_trip(cli, src, tmp_path / "out")
     for d in dirs:
         assert os.lstat(out / d).st_mtime_ns == before.entries[d].mtime_ns, d
+
+
+def _replace(path: Path, make: Callable[[Path], object]) -> None:
+    path.unlink()
+    make(path)
+
+
+def _all_hole(path: Path) -> None:
+    with open(path, "wb") as f:
+        f.truncate(MiB)
+
+
+def test_the_tree_comparison_itself_sees_every_kind_of_difference(tmp_path: Path) -> None:
+    """The round trips above are only as strong as tests/trees.py: prove it notices."""
+    base = tmp_path / "base"
+    make_files(base, {"d/": "", "f": "same", "g": "same"})
+    os.symlink("f", base / "l")
+    os.mknod(base / "c", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    changes: dict[str, Callable[[Path], object]] = {
+        "mode": lambda r: os.chmod(r / "f", 0o4644),
+        "uid": lambda r: os.chown(r / "f", 7, -1),
+        "gid": lambda r: os.chown(r / "f", -1, 7),
+        "mtime_ns": lambda r: os.utime(r / "d", ns=(1, 3)),
+        "target": lambda r: _replace(r / "l", lambda p: p.symlink_to("g")),
+        "xattrs": lambda r: os.setxattr(r / "f", "user.x", b"1"),
+        "digest": lambda r: (r / "g").write_text("diff"),
+        "sparse": lambda r: _replace(r / "g", _all_hole),
+        "rdev": lambda r: _replace(r / "c", lambda p: os.mknod(p, stat.S_IFCHR, os.makedev(1, 5))),
+        "type": lambda r: _replace(r / "g", os.mkfifo),
+        "links": lambda r: _replace(r / "g", lambda p: p.hardlink_to(r / "f")),
+    }
+    for what, change in changes.items():
+        case = tmp_path / what
+        subprocess.run(["cp", "-a", str(base), str(case)], check=True)
+        before = tree_state(case)
+        assert tree_diff(before, tree_state(case)) == []
+        change(case)
+        diff = tree_diff(before, tree_state(case))
+        assert any(f"{what} " in line for line in diff), (what, diff)
