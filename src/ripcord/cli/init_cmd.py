@@ -15,14 +15,14 @@ def kdf_options(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option(
         "--kdf-memory-mib",
         type=click.IntRange(1, 4096),
-        default=64,
+        default=KdfParams().memory_kib // 1024,
         show_default=True,
         help="Argon2id memory per password check.",
     )(f)
     f = click.option(
         "--kdf-iterations",
         type=click.IntRange(1, 100),
-        default=3,
+        default=KdfParams().iterations,
         show_default=True,
         help="Argon2id passes.",
     )(f)

@@ -28,8 +28,8 @@ _AAD = b"ripcord v1 key"
 
 @dataclass(frozen=True)
 class KdfParams:
-    iterations: int = 3
-    memory_kib: int = 65536
+    iterations: int = 4
+    memory_kib: int = 32768  # as memory-hard as restic's scrypt (N=2^15, r=8)
     lanes: int = 4
 
 

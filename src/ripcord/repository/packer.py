@@ -16,10 +16,10 @@ from ripcord.repository.index import PackFrames
 from ripcord.repository.pack import BlobEntry, Frame, build_trailer, seal_frame
 from ripcord.storage import Store
 
-PACK_TARGET = 16 << 20  # plaintext bytes per pack
+PACK_TARGET = 8 << 20  # plaintext bytes per pack
 BUNDLE_TARGET = 4 << 20  # plaintext bytes of small blobs sharing one frame
 SMALL_BLOB = 128 << 10  # blobs below this share frames
-MAX_IN_FLIGHT = 2  # packs being sealed or uploaded at once
+MAX_IN_FLIGHT = 1  # packs sealed or uploading while the next fills
 
 
 def pack_name(pack_id: str) -> str:
