@@ -21,6 +21,7 @@ import pytest
 import zstandard
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from pyfastcdc import FastCDC
 
 from ripcord.archive.node import CHAR, FILE, Node, decode_tree, encode_tree
 from ripcord.errors import (
@@ -490,10 +491,12 @@ def test_no_snapshots_at_all() -> None:
 
 @st.composite
 def configs(draw: st.DrawFn) -> Config:
-    sizes = sorted(draw(st.lists(st.integers(64, 16 << 20), min_size=3, max_size=3)))
+    min_size = draw(st.integers(64, 1 << 20))
+    avg_size = draw(st.integers(max(min_size, 256), 4 << 20))
+    max_size = draw(st.integers(max(avg_size, 1024), 16 << 20))
     return Config(
         id=draw(st.text("0123456789abcdef", min_size=32, max_size=32)),
-        chunker=ChunkerParams(*sizes),
+        chunker=ChunkerParams(min_size, avg_size, max_size),
         compression_level=draw(st.integers(-7, 22)),
     )
 
@@ -564,8 +567,21 @@ def test_config_hostile_doc_is_refused_or_sane(doc: dict[str, Any]) -> None:
     except CorruptObject:
         return
     c = config.chunker
-    assert 64 <= c.min_size <= c.avg_size <= c.max_size <= 16 << 20
+    FastCDC(c.avg_size, min_size=c.min_size, max_size=c.max_size, seed=1)  # backup can chunk
+    assert c.min_size <= c.avg_size <= c.max_size
     assert -7 <= config.compression_level <= 22
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [(64, 64, 64), (64, 255, 1024), (64, 256, 1023), ((1 << 20) + 1,) * 3, (64, 8 << 20, 8 << 20)],
+)
+def test_config_chunker_sizes_the_chunker_cannot_take_are_corrupt(
+    sizes: tuple[int, int, int],
+) -> None:
+    raw = Config.new(ChunkerParams(*sizes)).dump(b"k" * 32)
+    with pytest.raises(CorruptObject, match="chunker"):
+        parse_config(raw)
 
 
 # -- key files ---------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from ripcord.errors import CorruptObject, UnsupportedFormat
 FORMAT_NAME = "ripcord"
 FORMAT_VERSION = 1
 _MAC_CONTEXT = b"ripcord v1 config mac"
+# what FastCDC accepts for min, avg and max size; anything else fails only at backup time
+_CHUNKER_BOUNDS = ((64, 1 << 20), (256, 4 << 20), (1 << 10, 16 << 20))
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,11 @@ def parse_config(raw: bytes) -> tuple[Config, str]:
         )
     try:
         c = doc["chunker"]
-        chunker = ChunkerParams(int(c["min_size"]), int(c["avg_size"]), int(c["max_size"]))
-        if not (64 <= chunker.min_size <= chunker.avg_size <= chunker.max_size <= 16 << 20):
+        sizes = (int(c["min_size"]), int(c["avg_size"]), int(c["max_size"]))
+        in_bounds = all(lo <= s <= hi for s, (lo, hi) in zip(sizes, _CHUNKER_BOUNDS, strict=True))
+        if not in_bounds or list(sizes) != sorted(sizes):
             raise ValueError("chunker sizes out of range")
+        chunker = ChunkerParams(*sizes)
         level = int(doc["compression"]["level"])
         if doc["compression"]["algorithm"] != "zstd" or not -7 <= level <= 22:
             raise ValueError("unsupported compression")
