@@ -28,7 +28,7 @@ from ripcord.errors import (
     EXIT_WRONG_PASSWORD,
 )
 from ripcord.repository.locks import Lock
-from tests.conftest import Cli, Result
+from tests.conftest import PASSWORD, Cli, Result
 from tests.faults import (
     DAMAGES,
     WITHOUT_DAC_OVERRIDE,
@@ -80,6 +80,23 @@ def test_no_repository_in_an_empty_directory_exits_10(cli: Cli, tmp_path: Path) 
 def test_no_password_and_no_terminal_is_a_usage_error(cli: Cli) -> None:
     r = run_binary(cli, "snapshots", without=("RIPCORD_PASSWORD",))
     assert_clean_failure(r, "no password", "RIPCORD_PASSWORD", code=2)
+
+
+@pytest.mark.parametrize("how", ["truncated", "bitflip"])
+def test_damaged_key_slot_locks_out_no_other(cli: Cli, how: Damage) -> None:
+    second = "second password"
+    kdf = ("--kdf-iterations", "1", "--kdf-memory-mib", "1")
+    added = cli.ok("key", "add", *kdf, "--json", env={"RIPCORD_NEW_PASSWORD": second})
+    damaged, intact = sorted((cli.repo / "keys").iterdir())  # tried in this order
+    passwords = {
+        p.name: second if p.name == added.json["added"] else PASSWORD for p in (damaged, intact)
+    }
+    damage(damaged, how, at=2)  # in the JSON syntax: the file cannot be parsed
+    cli.ok("snapshots", env={"RIPCORD_PASSWORD": passwords[intact.name]})
+    intact.chmod(0o644)
+    intact.unlink()  # with only the damaged slot left, say so rather than "wrong password"
+    r = cli("snapshots", env={"RIPCORD_PASSWORD": passwords[damaged.name]})
+    assert_clean_failure(r, f"keys/{damaged.name}", code=1)
 
 
 def test_newer_repository_format_is_refused_before_any_password(cli: Cli) -> None:

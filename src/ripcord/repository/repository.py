@@ -22,6 +22,7 @@ from ripcord.errors import (
     MissingObject,
     RepositoryNotFound,
     RipcordError,
+    UnsupportedFormat,
     WrongPassword,
 )
 from ripcord.repository import keys
@@ -344,10 +345,17 @@ def unlock(store: Store, password: bytes) -> tuple[MasterSecrets, str]:
     names = sorted(i.name for i in store.list("keys"))
     if not names:
         raise CorruptObject("repository has no key files")
+    unusable: list[RipcordError] = []  # a damaged slot must not lock out the others
     for name in names:
-        secrets = keys.try_unlock(store.get(name), name, password)
+        try:
+            secrets = keys.try_unlock(store.get(name), name, password)
+        except (CorruptObject, UnsupportedFormat) as e:
+            unusable.append(e)
+            continue
         if secrets is not None:
             return secrets, name
+    if unusable:
+        raise unusable[0]
     raise WrongPassword("wrong password: no key in this repository opens with it")
 
 
