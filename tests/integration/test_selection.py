@@ -68,6 +68,10 @@ def test_exclude_negation_and_sources_named_on_the_command_line(cli: Cli, tmp_pa
     assert got == {"keep.tmp", "docs", "docs/manual.txt"}
     cli.ok("backup", str(root / "a.tmp"), str(root / "docs"), "--exclude", "*.tmp")
     assert below(listed(cli), root) == {"a.tmp", "docs", "docs/manual.txt"}  # named: kept
+    got = backed_up(
+        cli, root, str(root / "docs" / "x.tmp"), "--exclude", "*.tmp", "--exclude", "docs/"
+    )
+    assert got == {"docs", "docs/x.tmp"}  # named inside another PATH: kept all the same
 
 
 def test_exclude_file_reads_patterns_skipping_comments(cli: Cli, tmp_path: Path) -> None:

@@ -361,7 +361,9 @@ class Backup:
                 self._error(e.path, e.error)
                 continue
             assert e.st is not None
-            if self.excluder.excluded(e.path, stat.S_ISDIR(e.st.st_mode)):
+            if self.excluder.excluded(e.path, stat.S_ISDIR(e.st.st_mode)) and not any(
+                n == e.path or n.startswith(e.path + b"/") for n in self._named
+            ):  # a PATH named on the command line, and the way to it, are always kept
                 continue
             out.append(e)
         return out
