@@ -99,6 +99,16 @@ def test_damaged_key_slot_locks_out_no_other(cli: Cli, how: Damage) -> None:
     assert_clean_failure(r, f"keys/{damaged.name}", code=1)
 
 
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_config_is_named(cli: Cli, how: Damage) -> None:
+    damage(cli.repo / "config", how)
+    r = cli("snapshots")
+    if how == "missing":
+        assert_clean_failure(r, f"no repository at {cli.repo}", code=EXIT_NO_REPOSITORY)
+    else:
+        assert_clean_failure(r, "config", code=1)
+
+
 def test_newer_repository_format_is_refused_before_any_password(cli: Cli) -> None:
     config = cli.repo / "config"
     doc = json.loads(config.read_text())
