@@ -97,8 +97,10 @@ def test_restore_verify_leaves_atimes_alone(cli: Cli, src: Path, tmp_path: Path)
     assert os.lstat(out / "a.txt").st_atime_ns == 1_500_000_000_123_456_789
 
 
-def test_user_xattrs_on_files_and_dirs(cli: Cli, src: Path, tmp_path: Path) -> None:
+def test_user_and_trusted_xattrs_on_files_and_dirs(cli: Cli, src: Path, tmp_path: Path) -> None:
     values = {"user.note": b"keep me", "user.binary": bytes(range(256)), "user.empty": b""}
+    values["user.big"] = os.urandom(3000)
+    values["trusted.root-only"] = b"root sees and sets these"
     for k, v in values.items():
         os.setxattr(src / "a.txt", k, v)
     os.setxattr(src / "docs", "user.dir", b"on a directory")
