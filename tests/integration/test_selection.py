@@ -289,6 +289,22 @@ def test_restore_replaces_older_versions_in_the_target(cli: Cli, src: Path, tmp_
     assert (out / "zero").read_bytes() == b""
 
 
+def test_restore_never_descends_through_a_symlink_in_the_target(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    cli.ok("backup", str(src))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = restored(tmp_path / "back", src)
+    out.mkdir(parents=True)
+    (out / "docs").symlink_to(outside)  # where the snapshot has a directory
+    r = cli("restore", "latest", "--target", str(tmp_path / "back"))
+    assert r.code != 0
+    assert "docs" in r.err
+    assert list(outside.iterdir()) == []
+    assert (out / "docs").is_symlink()
+
+
 def only(path: Path) -> list[str]:
     """Exclude patterns that leave out everything on the file system except `path`."""
     patterns, above = ["/*"], Path("/")
