@@ -184,6 +184,7 @@ def test_restore_at_date_picks_newest_snapshot_of_that_day(
     for spec, text in {
         "@2026-03-01": "march 1st",
         "@2026-03-02": "late on the 2nd",
+        "@20260302": "late on the 2nd",
         "@2026-03-03": "late on the 2nd",
         "@2026-03-02T12:00": "early on the 2nd",
         "@2030-01-01": "the 4th",
