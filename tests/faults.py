@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -271,14 +271,13 @@ def random_files(root: Path, count: int, size: int) -> Path:
     return root
 
 
-def backup_until_packs_exist(
-    cli: Cli, path: Path, deadline_s: float = 300
+def start_until(
+    cli: Cli, args: list[str], ready: Callable[[], bool], deadline_s: float = 300
 ) -> subprocess.Popen[str]:
-    """Start the installed binary backing up `path`; return once it has stored a new pack,
-    still running (asserted), so the caller can interrupt it midway."""
-    before = pack_names(cli)
+    """Start the installed binary; return once `ready()` holds, with the process still
+    running (asserted), so the caller can interrupt it midway."""
     proc = subprocess.Popen(
-        binary_argv(cli, "backup", str(path)),
+        binary_argv(cli, *args),
         env=binary_env(cli),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -286,13 +285,25 @@ def backup_until_packs_exist(
         text=True,
     )
     deadline = time.monotonic() + deadline_s
-    while proc.poll() is None and time.monotonic() < deadline and not pack_names(cli) - before:
+    while proc.poll() is None and time.monotonic() < deadline and not ready():
         time.sleep(0.01)
-    if proc.poll() is not None or not pack_names(cli) - before:
+    if proc.poll() is not None or not ready():
         proc.kill()
         proc.communicate()
-        raise AssertionError("the backup was not caught midway (finished, or stored nothing)")
+        raise AssertionError(f"ripcord {args[0]} was not caught midway")
     return proc
+
+
+def backup_until_packs_exist(cli: Cli, path: Path) -> subprocess.Popen[str]:
+    """A backup of `path`, caught once it has stored a new pack."""
+    before = pack_names(cli)
+    return start_until(cli, ["backup", str(path)], lambda: bool(pack_names(cli) - before))
+
+
+def restore_until_files_exist(cli: Cli, snap: str, target: Path) -> subprocess.Popen[str]:
+    """A restore into `target`, caught once it has written a regular file."""
+    args = ["restore", snap, "--target", str(target)]
+    return start_until(cli, args, lambda: any(p.is_file() for p in target.rglob("*")))
 
 
 def plant_lock(

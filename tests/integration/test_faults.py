@@ -51,6 +51,7 @@ from tests.faults import (
     raw_file,
     raw_node,
     reached_by,
+    restore_until_files_exist,
     run_binary,
     small_tmpfs,
 )
@@ -462,6 +463,20 @@ def test_interrupted_backup_exits_130_and_releases_its_lock(cli: Cli, tmp_path: 
     assert cli.ok("snapshots", "--json").json == []
     assert list((cli.repo / "locks").iterdir()) == []
     assert list((cli.repo / ".tmp").iterdir()) == []
+
+
+def test_interrupted_restore_exits_130_and_leaves_no_torn_file(cli: Cli, tmp_path: Path) -> None:
+    big = random_files(tmp_path / "big", 8, 8 << 20)
+    snap = cli.ok("backup", str(big), "--json").json["snapshot_id"]
+    out = tmp_path / "out"
+    proc = restore_until_files_exist(cli, snap, out)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate()
+    assert_clean_failure(
+        Result(proc.returncode, stdout, stderr), "interrupted", code=EXIT_INTERRUPTED
+    )
+    assert len(files_under(out)) < 8
+    assert_no_wrong_data(out / big.relative_to("/"), big)
 
 
 def test_full_repository_disk_fails_the_backup_and_keeps_older_snapshots(
