@@ -56,6 +56,7 @@ class ToolSpec:
     check: Cmd
     restore_cwd: str | None = None  # template for the working directory of restore
     check_probe: Cmd | None = None  # check runs only if this exits 0
+    fallback: str | None = None  # executable to try when `exe` is not on PATH
     ok_codes: frozenset[int] = frozenset({0})
 
 
@@ -69,6 +70,7 @@ TOOLS: dict[str, ToolSpec] = {
         restore=("{exe}", "-r", "{repo}", "restore", "latest", "--target", "{target}"),
         check=("{exe}", "-r", "{repo}", "check", "--read-data"),
         check_probe=("{exe}", "check", "--help"),
+        fallback=str(VENV_RIPCORD),
     ),
     "restic": ToolSpec(
         name="restic",
@@ -233,6 +235,9 @@ def wait_or_kill(proc: subprocess.Popen[bytes], timeout: float) -> bool:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return False
+    except BaseException:  # Ctrl-C: the step runs in its own session, so end it too
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
 
 
 def run_timed(
@@ -348,13 +353,13 @@ def verify_restore(target: Path, src: Path) -> str:
 # --------------------------------------------------------------------------- one tool, one dataset
 
 
-def resolve_exe(name: str, ripcord: str | None) -> str | None:
-    if name == "ripcord":
-        for cand in (ripcord, shutil.which("ripcord"), str(VENV_RIPCORD)):
-            if cand and (shutil.which(cand) or Path(cand).is_file()):
-                return os.path.abspath(shutil.which(cand) or cand)
-        return None
-    return shutil.which(name)
+def resolve_exe(spec: ToolSpec, override: str | None) -> str | None:
+    """``override`` (e.g. --ripcord) if given, else ``exe`` on PATH, else the fallback path."""
+    for cand in (override,) if override else (spec.exe, spec.fallback):
+        found = cand and shutil.which(cand)
+        if found:
+            return os.path.abspath(found)
+    return None
 
 
 def fresh_dir(path: Path) -> Path:
@@ -629,7 +634,7 @@ def preflight(names: Sequence[str], ripcord: str | None, setup: bool) -> dict[st
         log(f"missing: {', '.join(missing)} — run `sudo sh bench/setup.sh` or pass --setup")
         if "time" in missing:
             raise SystemExit(2)
-    exes = {n: resolve_exe(n, ripcord) for n in names}
+    exes = {n: resolve_exe(TOOLS[n], ripcord if n == "ripcord" else None) for n in names}
     for name, exe in exes.items():
         log(f"{name}: {exe or 'NOT FOUND (steps will be recorded as skipped)'}")
     return exes
