@@ -1,9 +1,10 @@
 """Comparing directory trees by content and metadata, for restore tests.
 
-`same_tree` is the strong form of "what went in came back out": type, mode,
-owner, mtime, symlink target, device number, xattrs (ACLs included),
-content, sparseness and which paths share an inode. Files are read with
-O_NOATIME (tests run as root), so taking a picture of a tree leaves file
+`tree_state` takes a picture of a tree and `tree_diff` / `assert_same`
+compare two pictures: the strong form of "what went in came back out" --
+type, mode, owner, mtime, symlink target, device number, xattrs (ACLs
+included), content, sparseness and which paths share an inode. Files are
+read with O_NOATIME (tests run as root), so taking a picture leaves file
 atimes alone and an atime test can compare them too.
 """
 
