@@ -410,6 +410,22 @@ def test_non_utf8_names_long_paths_and_special_files_round_trip(cli: Cli, tmp_pa
     assert os.fsdecode(broot + b"/caf\xe9/\xff\xfe/\x80.txt") in names
 
 
+def test_non_utf8_source_path_is_saved_and_found_again(cli: Cli, tmp_path: Path) -> None:
+    source = bytes(tmp_path) + b"/caf\xe9"
+    os.mkdir(source)
+    with open(source + b"/f", "wb") as f:
+        f.write(b"in a Latin-1 folder\n")
+    name = os.fsdecode(source)  # as a shell hands it over: surrogate escapes
+    first = cli.ok("backup", name, "--json").json
+    assert cli.ok("snapshots", "--json").json[0]["paths"] == [name]
+    again = cli.ok("backup", name, "--json").json
+    assert again["parent"] == first["snapshot_id"] and again["files_unchanged"] == 1
+    out = tmp_path / "out"
+    cli.ok("restore", "latest", name, "--target", str(out), "--verify")
+    with open(bytes(out) + source + b"/f", "rb") as f:
+        assert f.read() == b"in a Latin-1 folder\n"
+
+
 def test_full_target_disk_stops_restore_without_a_torn_file(cli: Cli, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()

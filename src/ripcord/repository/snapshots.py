@@ -20,6 +20,7 @@ from ripcord.repository.crypto import is_content_id, open_sealed, seal
 SNAPSHOT_AAD = b"ripcord v1 snapshot"
 SNAPSHOT_VERSION = 1
 MAX_SNAPSHOT = 16 << 20
+PATHS = "surrogateescape"  # how a path that is not UTF-8 is kept in a str
 
 
 @dataclass
@@ -45,7 +46,8 @@ class Snapshot:
 
 
 def encode_snapshot(key: bytes, snap: Snapshot) -> bytes:
-    return seal(key, bytes(msgpack.packb(snap.to_doc())), SNAPSHOT_AAD)
+    # paths are file names: bytes that are not UTF-8 travel as surrogate escapes
+    return seal(key, bytes(msgpack.packb(snap.to_doc(), unicode_errors=PATHS)), SNAPSHOT_AAD)
 
 
 def decode_snapshot(key: bytes, data: bytes, snap_id: str) -> Snapshot:
@@ -54,7 +56,7 @@ def decode_snapshot(key: bytes, data: bytes, snap_id: str) -> Snapshot:
         raise CorruptObject(f"{what}: too large")
     plain = open_sealed(key, data, SNAPSHOT_AAD, what)
     try:
-        d = msgpack.unpackb(plain)
+        d = msgpack.unpackb(plain, unicode_errors=PATHS)
         if d["version"] != SNAPSHOT_VERSION:
             raise ValueError(f"snapshot version {d['version']}")
         time = datetime.fromisoformat(d["time"])
