@@ -19,6 +19,7 @@ from tests.conftest import Cli
 from tests.trees import (
     allocated,
     assert_round_trip,
+    assert_same,
     file_digest,
     getfacl,
     make_files,
@@ -314,3 +315,34 @@ def test_the_tree_comparison_itself_sees_every_kind_of_difference(tmp_path: Path
         change(case)
         diff = tree_diff(before, tree_state(case))
         assert any(f"{what} " in line for line in diff), (what, diff)
+
+
+def test_everything_at_once_survives_an_incremental_backup_and_a_second_restore(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    """All kinds together, through the unchanged-file path and into a used target."""
+    (src / "suid").write_text("s")
+    os.chown(src / "suid", 1234, 5678)
+    os.chmod(src / "suid", 0o4755)
+    os.setxattr(src / "a.txt", "user.k", b"v")
+    setfacl(src / "docs", "u:nobody:rx", "-d")
+    setfacl(src / "docs" / "report.txt", "u:nobody:rw")
+    (src / "docs" / "deep" / "link").hardlink_to(src / "a.txt")
+    os.symlink("../a.txt", src / "docs" / "rel")
+    os.mkfifo(src / "fifo")
+    os.mknod(src / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    with open(src / "holes", "wb") as f:
+        f.truncate(8 * MiB)
+        f.seek(4 * MiB)
+        f.write(b"x" * 4096)
+    os.utime(src / "docs", ns=(1, 1_234_567_890_123_456_789))
+    before = tree_state(src)
+    target = tmp_path / "out"
+    out = round_trip(cli, src, target)
+    assert_same(before, tree_state(out))
+    os.utime(out / "a.txt", ns=(0, 0))  # the target drifts: restore must set it back
+    os.chmod(out / "suid", 0o777)
+    second = cli.ok("backup", str(src), "--json").json
+    assert second["files_unchanged"] == second["total_files"]
+    cli.ok("restore", "latest", "--target", str(target))
+    assert_same(before, tree_state(out))
