@@ -4,6 +4,11 @@ Everything is created relative to directory file descriptors opened with
 O_NOFOLLOW, and every name was validated when its tree was decoded, so no
 repository content can make restore write outside the target or through a
 symlink, whatever it claims.
+
+The walk runs on one thread: it creates directories, links and each file
+(empty), then hands the file's content to a pool of writers, which read
+frames (each loaded once even when several writers want it) and write in
+parallel. A directory's metadata is set once everything inside it is done.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import contextlib
 import errno
 import os
 import stat
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import blake3
@@ -23,9 +30,13 @@ from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.trees import find, load_nodes, split_path
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import Repository, Snapshot
+from ripcord.repository.index import Location
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+WRITERS = 4
+IN_FLIGHT = 32  # files being written at once (each holds an open descriptor)
+PENDING_DIRS = 256  # directories kept open awaiting their files before a drain
 
 
 class TargetFull(RipcordError):
@@ -72,6 +83,14 @@ class Restorer:
         self.includer = Excluder(options.includes) if options.includes else None
         self.can_chown = os.geteuid() == 0
         self._links: dict[tuple[int, int], bytes] = {}  # (dev, inode) -> path below target
+        self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="ripcord-write")
+        self._slots = threading.Semaphore(IN_FLIGHT)
+        self._lock = threading.Lock()
+        self._jobs: list[Future[None]] = []
+        self._fatal: BaseException | None = None
+        self._stop = threading.Event()  # set on failure: writers abandon their files
+        self._open_dirs: list[tuple[int, Node]] = []  # post-order: children before parents
+        self._held: list[int] = []  # directory descriptors to close after a failure
 
     def run(self) -> RestoreReport:
         root = bytes.fromhex(self.snapshot.tree)
@@ -88,10 +107,38 @@ class Restorer:
                     self._restore(target_fd, b"/" + child.name, child)
             for path in self.options.paths:
                 self._restore_path(target_fd, root, path)
+            self._drain()
         finally:
+            self._abandon()
             os.close(target_fd)
             self.progress.finish()
         return self.report
+
+    def _drain(self) -> None:
+        """Wait for every file being written, then date the directories that held them."""
+        jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            job.result()
+        if self._fatal is not None:
+            raise self._fatal
+        dirs, self._open_dirs = self._open_dirs, []
+        try:
+            for i, (fd, node) in enumerate(dirs):
+                self._apply_meta(fd, node)
+                os.close(fd)
+                dirs[i] = (-1, node)
+        finally:
+            for fd, _ in dirs:
+                if fd >= 0:
+                    os.close(fd)
+
+    def _abandon(self) -> None:
+        """After a failure, writers drop their files (never left torn); close everything."""
+        self._stop.set()
+        self._pool.shutdown(wait=True)
+        for fd in self._held + [fd for fd, _ in self._open_dirs]:
+            os.close(fd)
+        self._open_dirs, self._held = [], []
 
     def _restore_path(self, target_fd: int, root: bytes, path: str) -> None:
         """Restore one path, creating (and dating) the directories above it."""
@@ -107,12 +154,15 @@ class Restorer:
                 above += b"/" + part
                 fds.append(self._open_dir(fds[-1], part, created_mode=0o700))
             self._restore(fds[-1], above + b"/" + parts[-1], leaf)
+            self._drain()
             for i in range(len(parts) - 1, 0, -1):
                 node = find(self.repo, root, b"/".join([b"", *parts[:i]]))
                 self._apply_meta(fds[i], node)
-        finally:
-            for fd in fds[1:]:
-                os.close(fd)
+        except BaseException:
+            self._held += fds[1:]  # writers may still use them: closed once they stop
+            raise
+        for fd in fds[1:]:
+            os.close(fd)
 
     def _selected(self, path: bytes, node: Node) -> bool:
         if self.excluder.excluded(path, node.type == DIR):
@@ -151,14 +201,19 @@ class Restorer:
             for child in load_nodes(self.repo, node.subtree) if node.subtree else []:
                 wrote = self._restore(fd, path + b"/" + child.name, child) or wrote
             keep = wrote or self.includer is None or self.includer.excluded(path, True)
-            if keep:
-                self._apply_meta(fd, node)
-                self.report.dirs += 1
-        finally:
-            os.close(fd)
-        if not keep and created:
-            os.rmdir(node.name, dir_fd=dir_fd)
-        return keep
+        except BaseException:
+            self._held.append(fd)  # writers may still use it: closed once they stop
+            raise
+        if not keep:
+            os.close(fd)  # nothing was written inside: no writer holds it
+            if created:
+                os.rmdir(node.name, dir_fd=dir_fd)
+            return False
+        self.report.dirs += 1
+        self._open_dirs.append((fd, node))  # dated once its files are written
+        if len(self._open_dirs) >= PENDING_DIRS:
+            self._drain()
+        return True
 
     def _open_dir(self, dir_fd: int, name: bytes, created_mode: int) -> int:
         with contextlib.suppress(FileExistsError):
@@ -184,30 +239,70 @@ class Restorer:
     def _file(self, dir_fd: int, path: bytes, node: Node) -> None:
         if node.nlink > 1 and self._hardlink(dir_fd, path, node):
             return
+        if self._fatal is not None:
+            raise self._fatal
+        locs = [self.repo.locate(b) for b in node.content]  # the index is this thread's
         fd = self._create(dir_fd, node.name)
         try:
-            offset = 0
-            for blob_id in node.content:
-                data = self.repo.read_blob(blob_id)
-                if data.count(0) != len(data):  # all-zero blobs become holes
-                    view = memoryview(data)
-                    pos = offset
-                    while view:
-                        n = os.pwrite(fd, view, pos)
-                        view, pos = view[n:], pos + n
-                offset += len(data)
-                self.progress.advance(len(data))
-            os.ftruncate(fd, offset)
-            self.report.bytes_written += offset
-            self._apply_meta(fd, node)
+            self._slots.acquire()
         except BaseException:
             os.close(fd)
-            os.unlink(node.name, dir_fd=dir_fd)  # never leave a torn file behind
+            os.unlink(node.name, dir_fd=dir_fd)
             raise
-        os.close(fd)
-        self.report.files += 1
-        if self.options.verify:
-            self._verify(dir_fd, path, node)
+        try:
+            self._jobs.append(self._pool.submit(self._fill, dir_fd, path, node, fd, locs))
+        except BaseException:
+            self._slots.release()
+            os.close(fd)
+            os.unlink(node.name, dir_fd=dir_fd)
+            raise
+
+    def _fill(self, dir_fd: int, path: bytes, node: Node, fd: int, locs: list[Location]) -> None:
+        """Write one file's content and metadata (in a writer thread)."""
+        try:
+            try:
+                offset = 0
+                for blob_id, loc in zip(node.content, locs, strict=True):
+                    if self._stop.is_set():
+                        raise InterruptedError("restore stopped")
+                    data = self.repo.read_at(blob_id, loc)
+                    if data.count(0) != len(data):  # all-zero blobs become holes
+                        view = memoryview(data)
+                        pos = offset
+                        while view:
+                            n = os.pwrite(fd, view, pos)
+                            view, pos = view[n:], pos + n
+                    offset += len(data)
+                    self.progress.advance(len(data))
+                os.ftruncate(fd, offset)
+                self._apply_meta(fd, node)
+            except BaseException:
+                os.close(fd)
+                os.unlink(node.name, dir_fd=dir_fd)  # never leave a torn file behind
+                raise
+            os.close(fd)
+            with self._lock:
+                self.report.bytes_written += offset
+                self.report.files += 1
+            if self.options.verify:
+                self._verify(dir_fd, path, node)
+        except (CorruptObject, MissingObject) as e:  # costs this file, not the rest
+            with self._lock:
+                self.report.errors.append((os.fsdecode(path), str(e)))
+        except OSError as e:
+            with self._lock:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    where = os.fsdecode(path)
+                    self._fatal = self._fatal or TargetFull(
+                        f"target disk full while restoring {where}"
+                    )
+                else:
+                    self.report.errors.append((os.fsdecode(path), e.strerror or str(e)))
+        except BaseException as e:
+            with self._lock:
+                self._fatal = self._fatal or e
+        finally:
+            self._slots.release()
 
     def _hardlink(self, dir_fd: int, path: bytes, node: Node) -> bool:
         key = (node.dev, node.inode)
@@ -235,10 +330,11 @@ class Restorer:
         with os.fdopen(fd, "rb") as f:
             while block := f.read(1 << 20):
                 h.update(block)
-        if h.digest() == node.hash:
-            self.report.verified += 1
-        else:
-            self.report.verify_failed.append(os.fsdecode(path))
+        with self._lock:
+            if h.digest() == node.hash:
+                self.report.verified += 1
+            else:
+                self.report.verify_failed.append(os.fsdecode(path))
 
     def _special(self, dir_fd: int, node: Node) -> None:
         if _exists(dir_fd, node.name):
@@ -282,9 +378,10 @@ class Restorer:
 
     def _write_xattrs(self, target: int | str, node: Node) -> None:
         for name in write_xattrs(target, node.xattrs):
-            self.report.errors.append(
-                (os.fsdecode(node.name), f"extended attribute {name} not restored")
-            )
+            with self._lock:
+                self.report.errors.append(
+                    (os.fsdecode(node.name), f"extended attribute {name} not restored")
+                )
 
 
 def _exists(dir_fd: int, name: bytes) -> bool:

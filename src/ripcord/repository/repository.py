@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from ripcord.storage import ObjectNotFound, Store
 
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
 INDEX_MAX_BLOBS = 100_000  # blobs per index file, bounding what one decode holds in memory
-FRAME_CACHE_BYTES = 64 << 20
+FRAME_CACHE_BYTES = 32 << 20
 
 
 class Repository:
@@ -66,6 +66,7 @@ class Repository:
         self._frame_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._frame_cache_size = 0
         self._cache_lock = threading.Lock()
+        self._loading: dict[tuple[str, int], Future[bytes]] = {}  # frames being read now
         self.stored_bytes = 0  # pack bytes written by this process
         self.left_out: list[str] = []  # damaged snapshots and index files skipped, and why
         workers = default_workers()
@@ -248,7 +249,10 @@ class Repository:
         return loc
 
     def read_blob(self, blob_id: bytes) -> bytes:
-        loc = self.locate(blob_id)
+        return self.read_at(blob_id, self.locate(blob_id))
+
+    def read_at(self, blob_id: bytes, loc: Location) -> bytes:
+        """Read a blob already located; safe from any thread (no index access)."""
         frame = self._frame(loc)
         data = frame[loc.offset : loc.offset + loc.length]
         if len(data) != loc.length or self.blob_id(data) != blob_id:
@@ -258,12 +262,34 @@ class Repository:
         return data
 
     def _frame(self, loc: Location) -> bytes:
+        """A frame's plaintext, from the cache, from a thread already loading it, or loaded."""
         key = (loc.pack, loc.frame_offset)
         with self._cache_lock:
             cached = self._frame_cache.get(key)
             if cached is not None:
                 self._frame_cache.move_to_end(key)
                 return cached
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = self._loading[key] = Future()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            return loading.result()
+        try:
+            plain = self._load_frame(loc)
+        except BaseException as e:
+            loading.set_exception(e)
+            raise
+        finally:
+            with self._cache_lock:
+                self._loading.pop(key, None)
+        loading.set_result(plain)
+        return plain
+
+    def _load_frame(self, loc: Location) -> bytes:
+        key = (loc.pack, loc.frame_offset)
         name = pack_name(loc.pack)
         raw = self._get(name, loc.frame_offset, loc.frame_length)
         if len(raw) != loc.frame_length:
