@@ -580,6 +580,14 @@ def test_bad_arguments_are_named(
     assert_clean_failure(cli(*args), named, code=code)
 
 
+@pytest.mark.parametrize("where", ["/proc/no/such/repo", "{tmp}/a-file/repo"])
+def test_repository_that_cannot_be_created_is_named(cli: Cli, tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("not a directory\n")
+    path = where.format(tmp=tmp_path)
+    r = cli("-r", path, "init", "--kdf-iterations", "1", "--kdf-memory-mib", "1", repo=False)
+    assert_clean_failure(r, path, code=1)
+
+
 @pytest.mark.parametrize(
     ("source", "named"),
     [

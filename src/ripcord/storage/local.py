@@ -28,7 +28,10 @@ class LocalStore:
     def __init__(self, root: str | os.PathLike[str], create: bool = False) -> None:
         self.root = Path(root)
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create {self.root}: {e.strerror}") from None
         elif not self.root.is_dir():
             raise RepositoryNotFound(f"no repository at {self.root}")
 
