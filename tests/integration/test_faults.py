@@ -426,6 +426,19 @@ def test_non_utf8_source_path_is_saved_and_found_again(cli: Cli, tmp_path: Path)
         assert f.read() == b"in a Latin-1 folder\n"
 
 
+def test_names_that_look_like_markup_are_printed_as_they_are(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "a[" / "b]"  # the path reads "a[/b]": a closing tag to rich
+    source.mkdir(parents=True)
+    (source / "f").write_text("x\n")
+    cli.ok("backup", str(source), "--tag", "[red]t")
+    listed = cli.ok("snapshots", env={"COLUMNS": "500"}).out  # wide: no cell is cut
+    assert str(source) in listed and "[red]t" in listed
+    target = tmp_path / "t[" / "x]"
+    assert str(target) in cli.ok("restore", "latest", "--target", str(target)).out
+    other = tmp_path / "r[" / "z]"
+    assert str(other) in Cli(other, cli.env).ok("init", "--kdf-iterations", "1").out
+
+
 def test_full_target_disk_stops_restore_without_a_torn_file(cli: Cli, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()

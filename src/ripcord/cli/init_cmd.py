@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.cli.location import cache_dir, open_store
@@ -86,4 +87,5 @@ def init(
         "params_from": copy_params_from,
     }
     repo.close()
-    env.emit(doc, lambda c: c.print(f"created repository {repo.config.id} at {env.repo}"))
+    where = escape(env.repo)
+    env.emit(doc, lambda c: c.print(f"created repository {repo.config.id} at {where}"))

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ripcord.cli.env import Env, json_option, pass_env
@@ -44,7 +45,8 @@ def key_list(env: Env) -> None:
     def human(c: Console) -> None:
         t = Table("", "id", "user", "host", "created", box=None)
         for r in rows:
-            t.add_row("*" if r["current"] else "", r["id"][:12], r["user"], r["host"], r["created"])
+            who = (escape(str(r[k] or "")) for k in ("user", "host", "created"))  # from key files
+            t.add_row("*" if r["current"] else "", r["id"][:12], *who)
         c.print(t)
 
     env.emit(rows, human)

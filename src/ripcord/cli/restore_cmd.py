@@ -80,7 +80,7 @@ def restore(
     def human(c: Console) -> None:
         c.print(
             f"restored {report.files} files, {report.dirs} directories"
-            f" ({report.bytes_written} bytes) from {snap.id[:12]} to {target}"
+            f" ({report.bytes_written} bytes) from {snap.id[:12]} to {escape(target)}"
         )
         if verify:
             c.print(f"verified {report.verified} files")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ripcord.cli.env import Env, json_option, pass_env
@@ -34,9 +35,9 @@ def snapshots(env: Env, host: str | None, tags: tuple[str, ...]) -> None:
             t.add_row(
                 s.id[:12],
                 s.time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                s.host,
-                ",".join(s.tags),
-                "\n".join(s.paths),
+                escape(s.host),  # names are text, never markup
+                escape(",".join(s.tags)),
+                escape("\n".join(s.paths)),
                 str(s.summary.get("total_files", "")),
                 _human_bytes(s.summary.get("total_bytes", 0)),
             )
