@@ -455,6 +455,17 @@ def test_full_target_disk_stops_restore_without_a_torn_file(cli: Cli, tmp_path: 
         assert_no_wrong_data(restored, data)
 
 
+def test_no_inode_left_for_the_folders_above_a_restored_path(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    cli.ok("backup", str(src))
+    deep = src / "docs" / "deep" / "er"
+    with small_tmpfs(tmp_path / "small", "2m,nr_inodes=4") as small:
+        r = cli("restore", "latest", str(deep), "--target", str(small))
+        assert_clean_failure(r, "disk full", code=1)
+        assert not any(p.is_file() for p in small.rglob("*"))
+
+
 # -- interrupted and concurrent processes -----------------------------------------------
 
 

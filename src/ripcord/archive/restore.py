@@ -152,7 +152,12 @@ class Restorer:
         try:
             for part in parts[:-1]:
                 above += b"/" + part
-                fds.append(self._open_dir(fds[-1], part, created_mode=0o700))
+                try:
+                    fds.append(self._open_dir(fds[-1], part, created_mode=0o700))
+                except OSError as e:  # nothing can go below it: the whole path fails
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise TargetFull(f"target disk full creating {os.fsdecode(above)}") from e
+                    raise RipcordError(f"cannot create {os.fsdecode(above)}: {e.strerror}") from e
             self._restore(fds[-1], above + b"/" + parts[-1], leaf)
             self._drain()
             for i in range(len(parts) - 1, 0, -1):
