@@ -153,6 +153,22 @@ def test_damaged_data_pack_costs_only_the_files_it_holds(
     assert cli.ok("ls", snap, "--json").json["nodes"]  # trees live in other packs
 
 
+def test_hard_link_to_a_file_damaged_at_its_end_is_not_left_half_written(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data = random_files(tmp_path / "data", 1, 32 << 20)  # many chunks: slow to write
+    first = data / "000.bin"
+    os.link(first, data / "001-link.bin")  # restored right after it, as a link
+    snap = cli.ok("backup", str(data), "--json").json["snapshot_id"]
+    with api_repo(cli) as repo:
+        loc = repo.locate(node_at(repo, snap, first).content[-1])  # only the last chunk
+    damage(pack_path(cli, loc), "bitflip", at=frame_middle(loc))
+    out = tmp_path / "out"
+    r = cli("restore", snap, "--target", str(out))
+    assert_clean_failure(r, loc.pack, str(first), str(data / "001-link.bin"), code=EXIT_PARTIAL)
+    assert files_under(out / data.relative_to("/")) == {}  # neither name half-written
+
+
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_tree_is_named_by_ls_restore_and_cat(
     cli: Cli, src: Path, tmp_path: Path, how: Damage

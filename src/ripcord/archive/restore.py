@@ -86,7 +86,8 @@ class Restorer:
         self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="ripcord-write")
         self._slots = threading.Semaphore(IN_FLIGHT)
         self._lock = threading.Lock()
-        self._jobs: list[Future[None]] = []
+        self._jobs: list[Future[bool]] = []
+        self._filling: dict[tuple[int, int], Future[bool]] = {}  # hard-linked files being written
         self._fatal: BaseException | None = None
         self._stop = threading.Event()  # set on failure: writers abandon their files
         self._open_dirs: list[tuple[int, Node]] = []  # post-order: children before parents
@@ -255,15 +256,18 @@ class Restorer:
             os.unlink(node.name, dir_fd=dir_fd)
             raise
         try:
-            self._jobs.append(self._pool.submit(self._fill, dir_fd, path, node, fd, locs))
+            job = self._pool.submit(self._fill, dir_fd, path, node, fd, locs)
+            self._jobs.append(job)
+            if node.nlink > 1:
+                self._filling[(node.dev, node.inode)] = job
         except BaseException:
             self._slots.release()
             os.close(fd)
             os.unlink(node.name, dir_fd=dir_fd)
             raise
 
-    def _fill(self, dir_fd: int, path: bytes, node: Node, fd: int, locs: list[Location]) -> None:
-        """Write one file's content and metadata (in a writer thread)."""
+    def _fill(self, dir_fd: int, path: bytes, node: Node, fd: int, locs: list[Location]) -> bool:
+        """Write one file's content and metadata (in a writer thread); True if it is whole."""
         try:
             try:
                 offset = 0
@@ -291,6 +295,7 @@ class Restorer:
                 self.report.files += 1
             if self.options.verify:
                 self._verify(dir_fd, path, node)
+            return True
         except (CorruptObject, MissingObject) as e:  # costs this file, not the rest
             with self._lock:
                 self.report.errors.append((os.fsdecode(path), str(e)))
@@ -308,6 +313,7 @@ class Restorer:
                 self._fatal = self._fatal or e
         finally:
             self._slots.release()
+        return False
 
     def _hardlink(self, dir_fd: int, path: bytes, node: Node) -> bool:
         key = (node.dev, node.inode)
@@ -317,6 +323,12 @@ class Restorer:
             return False
         if first == path.lstrip(b"/"):
             return True  # restored already in this run (overlapping PATHS): keep its links
+        filling = self._filling.get(key)
+        if filling is not None and not filling.result():  # never link to a half-written file
+            with self._lock:
+                why = f"a hard link to /{os.fsdecode(first)}, which could not be restored"
+                self.report.errors.append((os.fsdecode(path), why))
+            return True
         if _exists(dir_fd, node.name):
             _remove_entry(dir_fd, node.name)
         os.link(
