@@ -662,6 +662,14 @@ def test_key_file_bit_flip_never_yields_other_secrets(
     assert got in (None, secrets)
 
 
+@pytest.mark.parametrize("seed", [0, -1, 2**63, 2**64 - 1])
+def test_key_file_with_a_seed_the_chunker_cannot_take_is_corrupt(seed: int) -> None:
+    """Seed 0 is FastCDC's public gear table; out of range, chunking fails mid-backup."""
+    raw = make_key_file(b"right", MasterSecrets(b"e" * 32, b"i" * 32, seed), FAST_KDF)
+    with pytest.raises(CorruptObject, match="seed"):
+        try_unlock(raw, "keys/k", b"right")
+
+
 @given(st.binary(max_size=200) | json_junk.map(lambda d: json.dumps(d).encode()))
 def test_key_file_junk_is_refused(raw: bytes) -> None:
     with pytest.raises((CorruptObject, UnsupportedFormat)):

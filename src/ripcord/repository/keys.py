@@ -64,6 +64,8 @@ class MasterSecrets:
             raise CorruptObject(f"key: master secrets malformed ({e})") from None
         if len(secrets.encryption_key) != 32 or len(secrets.id_key) != 32:
             raise CorruptObject("key: master secrets have the wrong size")
+        if not 0 < secrets.chunker_seed < 2**63:  # 0 is FastCDC's public table; it takes < 2**63
+            raise CorruptObject("key: chunker seed out of range")
         return secrets
 
 
