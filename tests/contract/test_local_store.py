@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ripcord.errors import RepositoryNotFound
+from ripcord.errors import RepositoryNotFound, StoreError
 from ripcord.storage import LocalStore, ObjectExists, ObjectNotFound, StoreFull
 
 
@@ -38,6 +38,10 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def remount_read_only(mnt: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
 
 
 def temp_files(store: LocalStore) -> list[str]:
@@ -94,3 +98,15 @@ def test_full_disk_raises_store_full_and_leaves_nothing(tiny_disk: Path) -> None
     assert temp_files(store) == []
     store.put("data/ab/small", b"still room for this")
     assert store.get("data/ab/small") == b"still room for this"
+
+
+@pytest.mark.parametrize("first_put", [True, False], ids=["fresh", "used"])
+def test_read_only_file_system_is_a_store_error(tiny_disk: Path, first_put: bool) -> None:
+    store = LocalStore(tiny_disk / "repo", create=True)
+    if not first_put:
+        store.put("keys/k", b"key")
+    remount_read_only(tiny_disk)
+    with pytest.raises(StoreError, match="snapshots/s"):
+        store.put("snapshots/s", b"snapshot")
+    with pytest.raises(ObjectNotFound):
+        store.get("snapshots/s")

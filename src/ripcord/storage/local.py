@@ -7,6 +7,7 @@ object and nothing is ever overwritten. Finished objects are made read-only.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterator
@@ -41,9 +42,9 @@ class LocalStore:
     def put(self, name: str, data: bytes, options: PutOptions | None = None) -> None:
         final = self._path(name)
         tmpdir = self.root / _TMP
-        tmpdir.mkdir(exist_ok=True)
         tmp = tmpdir / f"{os.getpid()}-{os.urandom(8).hex()}"
         try:
+            tmpdir.mkdir(exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             try:
                 view = memoryview(data)
@@ -63,7 +64,8 @@ class LocalStore:
                 raise StoreFull(f"no space left writing {name} to {self.root}") from e
             raise StoreError(f"cannot write {name}: {e.strerror}") from e
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # gone already, or a read-only disk: keep the error
+                tmp.unlink()
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         try:
