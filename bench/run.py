@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gen
 
@@ -659,6 +660,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=4 * 3600, help="per step, seconds")
     p.add_argument("--keep", action="store_true", help="keep restored trees")
     p.add_argument("--setup", action="store_true", help="run bench/setup.sh if tools are missing")
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="run nothing: print the tables of a saved run for --tools, in that order",
+    )
     args = p.parse_args(argv)
     args.work = args.work.resolve()
     unknown = set(args.tools.split(",")) - TOOLS.keys()
@@ -684,25 +691,52 @@ def meta(args: argparse.Namespace, started: str) -> dict[str, object]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def load_tool_run(doc: dict[str, Any]) -> ToolRun:
+    steps = {key: StepResult(**step) for key, step in doc["steps"].items()}
+    return ToolRun(
+        doc["name"], doc["exe"], doc["version"], steps, doc["repo_bytes"], doc["restore_verified"]
+    )
+
+
+def load_results(path: Path, names: Sequence[str]) -> list[DatasetRun]:
+    """Datasets of a saved run with the median results of ``names``, in that order."""
+    loaded = []
+    summary = ("name", "scale", "seed", "files", "bytes", "files_after_mutate")
+    for doc in json.loads(path.read_text())["datasets"]:
+        ds = DatasetRun(
+            **{k: doc[k] for k in summary}, bytes_after_mutate=doc["bytes_after_mutate"]
+        )
+        ds.mutation = doc["mutation"]
+        ds.tools = {n: load_tool_run(doc["tools"][n]) for n in names if n in doc["tools"]}
+        if ds.tools:
+            loaded.append(ds)
+    return loaded
+
+
+def benchmark(args: argparse.Namespace, names: Sequence[str]) -> list[DatasetRun]:
     started = now()
-    names = args.tools.split(",")
     exes = preflight(names, args.ripcord, args.setup)
     shutil.rmtree(args.work / "home", ignore_errors=True)
     env = bench_env(args.work, args.password)
     specs = [TOOLS[n] for n in names]
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
     results = [bench_dataset(d, args, specs, exes, env) for d in datasets]
-    report = "\n".join(dataset_report(ds) for ds in results)
-    print(report)
     json_out: Path = args.json_out or args.work / "results.json"
     json_out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta(args, started), "datasets": [dataclasses.asdict(ds) for ds in results]}
     json_out.write_text(json.dumps(payload, indent=2) + "\n")
+    log(f"results: {json_out}")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = args.tools.split(",")
+    results = load_results(args.from_json, names) if args.from_json else benchmark(args, names)
+    report = "\n".join(dataset_report(ds) for ds in results)
+    print(report)
     if args.md_out:
         args.md_out.write_text(report)
-    log(f"results: {json_out}")
     return 0
 
 
