@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ripcord.errors import (
     CorruptObject,
@@ -101,6 +104,34 @@ def test_data_and_tree_blobs_go_to_separate_packs(mem_repo: Repository) -> None:
     mem_repo.flush()
     kinds = [{b.type for f in fs for b in f.blobs} for fs in packs(mem_repo).values()]
     assert sorted(kinds, key=sorted) == [{DATA}, {TREE}]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([DATA, TREE]),
+            st.integers(0, 5),  # few seeds, so contents repeat
+            st.sampled_from([0, 1, 100, SMALL_BLOB - 1, SMALL_BLOB, 300_000]),
+            st.booleans(),  # flush after this one
+        ),
+        max_size=15,
+    )
+)
+def test_whatever_is_added_reads_back_once_stored(adds: list[tuple[int, int, int, bool]]) -> None:
+    with Repository.init(MemoryStore(), PW, FAST_KDF) as repo:
+        stored: dict[bytes, bytes] = {}
+        for blob_type, seed, size, flush in adds:
+            data = random.Random(seed).randbytes(size)
+            blob_id, new = repo.add_blob(blob_type, data)
+            assert new == (blob_id not in stored)
+            stored[blob_id] = data
+            if flush:
+                repo.flush()
+        repo.flush()
+        assert blob_count(repo) == len(stored)
+        with reopen(repo) as fresh:
+            assert {i: fresh.read_blob(i) for i in stored} == stored
 
 
 # -- reading back verifies ---------------------------------------------------------------
