@@ -5,10 +5,12 @@ O_NOFOLLOW, and every name was validated when its tree was decoded, so no
 repository content can make restore write outside the target or through a
 symlink, whatever it claims.
 
-The walk runs on one thread: it creates directories, links and each file
-(empty), then hands the file's content to a pool of writers, which read
-frames (each loaded once even when several writers want it) and write in
-parallel. A directory's metadata is set once everything inside it is done.
+The walk runs on one thread: it creates directories and links and hands each
+file to a pool of writers, which create it, read frames (each loaded once even
+when several writers want it) and write in parallel; so an interrupt of the
+walk leaves no empty file behind, and a writer that fails removes its file.
+A hard link waits for its file. A directory's metadata is set once everything
+inside it is done.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class Restorer:
         self.includer = Excluder(options.includes) if options.includes else None
         self.can_chown = os.geteuid() == 0
         self._links: dict[tuple[int, int], bytes] = {}  # (dev, inode) -> path below target
-        self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="ripcord-write")
+        self._pool = _started_pool(WRITERS, "ripcord-write")
         self._slots = threading.Semaphore(IN_FLIGHT)
         self._lock = threading.Lock()
         self._jobs: list[Future[bool]] = []
@@ -248,27 +250,22 @@ class Restorer:
         if self._fatal is not None:
             raise self._fatal
         locs = [self.repo.locate(b) for b in node.content]  # the index is this thread's
-        fd = self._create(dir_fd, node.name)
-        try:
-            self._slots.acquire()
-        except BaseException:
-            os.close(fd)
-            os.unlink(node.name, dir_fd=dir_fd)
-            raise
-        try:
-            job = self._pool.submit(self._fill, dir_fd, path, node, fd, locs)
-            self._jobs.append(job)
-            if node.nlink > 1:
-                self._filling[(node.dev, node.inode)] = job
+        self._slots.acquire()
+        try:  # the writer creates the file: an interrupt here can leave no empty one behind
+            job = self._pool.submit(self._fill, dir_fd, path, node, locs)
         except BaseException:
             self._slots.release()
-            os.close(fd)
-            os.unlink(node.name, dir_fd=dir_fd)
             raise
+        self._jobs.append(job)
+        if node.nlink > 1:
+            self._filling[(node.dev, node.inode)] = job
 
-    def _fill(self, dir_fd: int, path: bytes, node: Node, fd: int, locs: list[Location]) -> bool:
-        """Write one file's content and metadata (in a writer thread); True if it is whole."""
+    def _fill(self, dir_fd: int, path: bytes, node: Node, locs: list[Location]) -> bool:
+        """Create and write one file, content and metadata (in a writer thread); True if whole."""
         try:
+            if self._stop.is_set():
+                return False
+            fd = self._create(dir_fd, node.name)
             try:
                 offset = 0
                 for blob_id, loc in zip(node.content, locs, strict=True):
@@ -399,6 +396,23 @@ class Restorer:
                 self.report.errors.append(
                     (os.fsdecode(node.name), f"extended attribute {name} not restored")
                 )
+
+
+def _started_pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """A pool with every thread already running, so that submit() never starts one: a
+    thread started inside submit() when Ctrl-C lands there is never joined by shutdown(),
+    and would go on writing after the restore closed the directories it writes in."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
+    everyone = threading.Barrier(workers + 1)
+    try:
+        for _ in range(workers):
+            pool.submit(everyone.wait)
+        everyone.wait()
+    except BaseException:
+        everyone.abort()
+        pool.shutdown(wait=False)
+        raise
+    return pool
 
 
 def _exists(dir_fd: int, name: bytes) -> bool:
