@@ -273,7 +273,7 @@ def run_timed(
     result.user_s = seconds_field(stats, "User time (seconds)")
     result.sys_s = seconds_field(stats, "System time (seconds)")
     if not finished:
-        result.error = f"timed out after {timeout:.0f} s"
+        result.error = f"timed out after {timeout:g} s"
     elif proc.returncode in ok_codes:
         result.status = "ok"
     else:
@@ -729,7 +729,13 @@ def benchmark(args: argparse.Namespace, names: Sequence[str]) -> list[DatasetRun
     return results
 
 
+def stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with `&`
+    signal.signal(signal.SIGTERM, stop)  # so that wait_or_kill ends the running step
     args = parse_args(argv)
     names = args.tools.split(",")
     results = load_results(args.from_json, names) if args.from_json else benchmark(args, names)
@@ -741,4 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        log("interrupted")
+        raise SystemExit(130) from None
