@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from ripcord.errors import (
     EXIT_INTERRUPTED,
@@ -151,6 +153,35 @@ def test_damaged_data_pack_costs_only_the_files_it_holds(
     assert_no_wrong_data(restored, src)
     assert (restored / "empty").is_dir()
     assert cli.ok("ls", snap, "--json").json["nodes"]  # trees live in other packs
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pick=st.data())
+def test_any_bit_flip_anywhere_is_harmless_or_reported(
+    cli: Cli, src: Path, tmp_path_factory: pytest.TempPathFactory, pick: st.DataObject
+) -> None:
+    """Whatever single bit of the repository flips, restore gives back the right files or
+    says what is wrong; it never writes wrong data or crashes."""
+    if not (cli.repo / "snapshots").exists():
+        cli.ok("backup", str(src))
+    here = tmp_path_factory.mktemp("flip")
+    copy = here / "repo"
+    shutil.copytree(cli.repo, copy)
+    objects = sorted(p for p in copy.rglob("*") if p.is_file() and ".tmp" not in p.parts)
+    victim = pick.draw(st.sampled_from(objects), label="object")
+    at = pick.draw(st.integers(0, victim.stat().st_size - 1), label="byte")
+    damage(victim, "bitflip", at=at)
+    flipped = Cli(copy, {**cli.env, "RIPCORD_CACHE_DIR": str(here / "cache")})
+    out = here / "out"
+    r = flipped("restore", "latest", "--target", str(out), "--verify")
+    event(f"{victim.relative_to(copy).parts[0]}: exit {r.code}")
+    if r.code == 0:
+        assert same_tree(src, out / src.relative_to("/"))
+    else:
+        assert_clean_failure(r)
+        assert_no_wrong_data(out / src.relative_to("/"), src)
 
 
 def test_hard_link_to_a_file_damaged_at_its_end_is_not_left_half_written(
