@@ -112,6 +112,20 @@ def test_damaged_config_is_named(cli: Cli, how: Damage) -> None:
         assert_clean_failure(r, "config", code=1)
 
 
+@pytest.mark.parametrize(("how", "at"), [("truncated", None), ("bitflip", 16)])  # 16: page size
+def test_damaged_local_index_cache_is_rebuilt(
+    cli: Cli, src: Path, tmp_path: Path, how: Damage, at: int | None
+) -> None:
+    """A crash or a full disk can leave the SQLite cache broken: it is only a cache."""
+    snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    (cache,) = Path(cli.env["RIPCORD_CACHE_DIR"]).glob("*/index.sqlite")
+    damage(cache, how, at=at)
+    out = tmp_path / "out"
+    cli.ok("restore", snap, "--target", str(out), "--verify")
+    assert same_tree(src, out / src.relative_to("/"))
+    assert cli.ok("backup", str(src), "--json").json["files_unchanged"] == 4
+
+
 def test_newer_repository_format_is_refused_before_any_password(cli: Cli) -> None:
     config = cli.repo / "config"
     doc = json.loads(config.read_text())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgpack
 
-from ripcord.errors import CorruptObject
+from ripcord.errors import CorruptObject, RipcordError
 from ripcord.repository.crypto import is_content_id, open_sealed, seal
 from ripcord.repository.pack import Frame, frames_from_wire, frames_to_wire
 
@@ -69,16 +69,35 @@ def decode_index_file(key: bytes, data: bytes, what: str) -> list[PackFrames]:
         raise CorruptObject(f"{what}: index malformed ({e})") from None
 
 
+def _connect(path: Path | None) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=OFF")
+        db.executescript(_SCHEMA)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 class IndexCache:
     """SQLite-backed map of every blob the repository's index files list."""
 
     def __init__(self, path: Path | None) -> None:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=OFF")
-        self.db.executescript(_SCHEMA)
+        try:
+            self.db = _connect(path)
+        except sqlite3.DatabaseError as e:  # damaged (a crash, a full disk): it is only a cache
+            if path is None:
+                raise
+            for suffix in ("", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            try:
+                self.db = _connect(path)
+            except sqlite3.DatabaseError:
+                raise RipcordError(f"cannot use the index cache {path}: {e}") from None
         self._pack_ids: dict[str, int] = {}
 
     def known_files(self) -> set[str]:
