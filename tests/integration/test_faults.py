@@ -357,8 +357,9 @@ def test_directory_that_is_a_symlink_in_the_target_is_never_followed(
     assert listing(outside) == before
 
 
+@pytest.mark.parametrize("only", [None, "docs/deep"])
 def test_directory_planted_as_a_symlink_in_the_target_is_never_followed(
-    cli: Cli, src: Path, tmp_path: Path, outside: Path
+    cli: Cli, src: Path, tmp_path: Path, outside: Path, only: str | None
 ) -> None:
     before = listing(outside)
     snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
@@ -366,7 +367,8 @@ def test_directory_planted_as_a_symlink_in_the_target_is_never_followed(
     first = src.relative_to("/").parts[0]  # the top directory of every restored path
     target.mkdir()
     (target / first).symlink_to(outside)
-    r = cli("restore", snap, "--target", str(target))
+    paths = [str(src / only)] if only else []  # with a PATH, the folders above it are made
+    r = cli("restore", snap, *paths, "--target", str(target))
     assert_clean_failure(r, "refusing", first)
     assert listing(outside) == before
 
