@@ -216,6 +216,18 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", str(path)], check=True)
 
 
+@contextmanager
+def read_only_view(path: Path, at: Path) -> Iterator[Path]:
+    """`path` mounted read-only at `at` for the block (needs root), like write-protected media."""
+    at.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "--bind", str(path), str(at)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(at)], check=True)
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], check=True)
+
+
 def installed_ripcord() -> str:
     """The console script installed beside this interpreter (the one users run)."""
     exe = Path(sys.executable).parent / "ripcord"

@@ -53,6 +53,7 @@ from tests.faults import (
     raw_file,
     raw_node,
     reached_by,
+    read_only_view,
     restore_until_files_exist,
     run_binary,
     small_tmpfs,
@@ -551,6 +552,19 @@ def test_backup_killed_midway_loses_nothing_and_blocks_nothing(
     verified = cli.ok("restore", redo["snapshot_id"], "--target", str(out), "--verify", "--json")
     assert verified.json["verified"] == 25
     assert same_tree(big, out / big.relative_to("/"))
+
+
+def test_read_only_repository_still_restores_and_refuses_backups_by_name(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    with read_only_view(cli.repo, tmp_path / "media") as media:
+        ro = Cli(media, {**cli.env, "RIPCORD_CACHE_DIR": str(tmp_path / "other-cache")})
+        assert [s["id"] for s in ro.ok("snapshots", "--json").json] == [snap]
+        assert ro.ok("ls", snap, "--json").json["nodes"]
+        ro.ok("restore", snap, "--target", str(tmp_path / "out"), "--verify")
+        assert same_tree(src, tmp_path / "out" / src.relative_to("/"))
+        assert_clean_failure(ro("backup", str(src)), "locks/", "Read-only file system", code=1)
 
 
 def test_interrupted_backup_exits_130_and_releases_its_lock(cli: Cli, tmp_path: Path) -> None:
