@@ -127,6 +127,16 @@ def test_damaged_local_index_cache_is_rebuilt(
     assert cli.ok("backup", str(src), "--json").json["files_unchanged"] == 4
 
 
+def test_read_only_cache_directory_costs_only_speed(cli: Cli, src: Path, tmp_path: Path) -> None:
+    snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    (tmp_path / "empty").mkdir()
+    with read_only_view(tmp_path / "empty", tmp_path / "ro-cache") as ro_cache:
+        no_cache = {"RIPCORD_CACHE_DIR": str(ro_cache)}  # a read-only home, a rescue system
+        cli.ok("restore", snap, "--target", str(tmp_path / "out"), "--verify", env=no_cache)
+        assert same_tree(src, tmp_path / "out" / src.relative_to("/"))
+        assert cli.ok("backup", str(src), "--json", env=no_cache).json["files_unchanged"] == 4
+
+
 def test_newer_repository_format_is_refused_before_any_password(cli: Cli) -> None:
     config = cli.repo / "config"
     doc = json.loads(config.read_text())

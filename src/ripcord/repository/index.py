@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgpack
 
-from ripcord.errors import CorruptObject, RipcordError
+from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import is_content_id, open_sealed, seal
 from ripcord.repository.pack import Frame, frames_from_wire, frames_to_wire
 
@@ -81,23 +81,30 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     return db
 
 
+def _open_cache(path: Path | None) -> sqlite3.Connection:
+    """The cache at `path`; rebuilt if damaged (a crash, a full disk), and kept in memory
+    if it cannot be written there (a read-only home): it is only a cache."""
+    if path is None:
+        return _connect(None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return _connect(path)
+        except sqlite3.OperationalError:
+            raise  # cannot be opened or written: no use deleting it
+        except sqlite3.DatabaseError:  # not a database, or malformed
+            for suffix in ("", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            return _connect(path)
+    except (OSError, sqlite3.DatabaseError):
+        return _connect(None)
+
+
 class IndexCache:
     """SQLite-backed map of every blob the repository's index files list."""
 
     def __init__(self, path: Path | None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = _connect(path)
-        except sqlite3.DatabaseError as e:  # damaged (a crash, a full disk): it is only a cache
-            if path is None:
-                raise
-            for suffix in ("", "-wal", "-shm"):
-                path.with_name(path.name + suffix).unlink(missing_ok=True)
-            try:
-                self.db = _connect(path)
-            except sqlite3.DatabaseError:
-                raise RipcordError(f"cannot use the index cache {path}: {e}") from None
+        self.db = _open_cache(path)
         self._pack_ids: dict[str, int] = {}
 
     def known_files(self) -> set[str]:
