@@ -103,6 +103,25 @@ def test_damaged_key_slot_locks_out_no_other(cli: Cli, how: Damage) -> None:
     assert_clean_failure(r, f"keys/{damaged.name}", code=1)
 
 
+def test_init_again_after_a_crash_before_the_config_opens_whichever_key_comes_first(
+    cli: Cli, src: Path, tmp_path: Path
+) -> None:
+    """init writes its key slot, then the config; a crash in between leaves a stray slot of
+    other secrets, which the same password opens too. Key files are tried in name order."""
+    kdf = ("--kdf-iterations", "1", "--kdf-memory-mib", "1")
+    for attempt in range(40):  # until the stray slot sorts first (each time one chance in 2)
+        again = Cli(tmp_path / f"repo-{attempt}", cli.env)
+        again.ok("init", *kdf)
+        (again.repo / "config").unlink()  # the crash: as if it had never been written
+        key = again.ok("init", *kdf, "--json").json["key"]
+        if min(p.name for p in (again.repo / "keys").iterdir()) != key:
+            break
+    assert min(p.name for p in (again.repo / "keys").iterdir()) != key
+    snap = again.ok("backup", str(src), "--json").json["snapshot_id"]
+    again.ok("restore", snap, "--target", str(tmp_path / "out"), "--verify")
+    assert same_tree(src, tmp_path / "out" / src.relative_to("/"))
+
+
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_config_is_named(cli: Cli, how: Damage) -> None:
     damage(cli.repo / "config", how)

@@ -108,8 +108,7 @@ class Repository:
     @classmethod
     def open(cls, store: Store, password: bytes, cache_dir: Path | None = None) -> Repository:
         config, mac = read_config(store)
-        secrets, key_name = unlock(store, password)
-        check_mac(config, mac, secrets.id_key)
+        secrets, key_name = unlock(store, password, (config, mac))
         repo = cls(store, config, secrets, _scoped(cache_dir, config))
         repo.key_name = key_name
         return repo
@@ -366,8 +365,12 @@ def read_config(store: Store) -> tuple[Config, str]:
     return parse_config(raw)
 
 
-def unlock(store: Store, password: bytes) -> tuple[MasterSecrets, str]:
-    """The master secrets and the name of the key file the password opens."""
+def unlock(
+    store: Store, password: bytes, config: tuple[Config, str] | None = None
+) -> tuple[MasterSecrets, str]:
+    """The master secrets and the name of the key file the password opens; with `config`
+    (and its MAC), only secrets that fit it: a slot left by an init that crashed before its
+    config, then init again with the same password, must not be taken for the real one."""
     names = sorted(i.name for i in store.list("keys"))
     if not names:
         raise CorruptObject("repository has no key files")
@@ -375,6 +378,8 @@ def unlock(store: Store, password: bytes) -> tuple[MasterSecrets, str]:
     for name in names:
         try:
             secrets = keys.try_unlock(store.get(name), name, password)
+            if secrets is not None and config is not None:
+                check_mac(*config, secrets.id_key)
         except (CorruptObject, UnsupportedFormat) as e:
             unusable.append(e)
             continue
