@@ -64,8 +64,10 @@ from tests.integration.test_roundtrip import same_tree
 
 
 def test_wrong_password_exits_12(cli: Cli) -> None:
-    r = cli("snapshots", env={"RIPCORD_PASSWORD": "not the password"})
+    r = cli("snapshots", "--json", env={"RIPCORD_PASSWORD": "not the password"})
     assert_clean_failure(r, "wrong password", code=EXIT_WRONG_PASSWORD)
+    assert r.json["exit_code"] == EXIT_WRONG_PASSWORD  # scripts get the reason as JSON too
+    assert "wrong password" in r.json["error"]
 
 
 def test_no_repository_at_a_missing_path_exits_10(cli: Cli, tmp_path: Path) -> None:
