@@ -708,6 +708,11 @@ def test_bad_arguments_are_named(
     assert_clean_failure(cli(*args), named, code=code)
 
 
+def test_init_over_a_repository_is_refused_before_any_password(cli: Cli) -> None:
+    r = run_binary(cli, "init", without=("RIPCORD_PASSWORD",))
+    assert_clean_failure(r, f"already exists at {cli.repo}", code=1)
+
+
 @pytest.mark.parametrize("where", ["/proc/no/such/repo", "{tmp}/a-file/repo"])
 def test_repository_that_cannot_be_created_is_named(cli: Cli, tmp_path: Path, where: str) -> None:
     (tmp_path / "a-file").write_text("not a directory\n")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 from rich.markup import escape
 
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.cli.location import cache_dir, open_store
 from ripcord.cli.passwords import get_password
-from ripcord.errors import UsageError
+from ripcord.errors import RipcordError, UsageError
 from ripcord.repository import KdfParams, Repository
+from ripcord.storage import ObjectNotFound
 
 
 def kdf_options(f: click.decorators.FC) -> click.decorators.FC:
@@ -57,6 +60,10 @@ def init(
     """Create a new, empty repository at -r/--repo (or RIPCORD_REPO)."""
     if env.repo is None:
         raise UsageError("init needs a repository: -r/--repo PATH or RIPCORD_REPO")
+    store = open_store(env.repo, create=True)
+    with contextlib.suppress(ObjectNotFound):  # say so before asking for any password
+        store.stat("config")
+        raise RipcordError(f"a repository already exists at {env.repo}")
     source = None
     if copy_params_from:
         from_store = open_store(copy_params_from)
@@ -67,7 +74,6 @@ def init(
             prompt="password of " + copy_params_from,
         )
         source = Repository.open(from_store, from_pw)
-    store = open_store(env.repo, create=True)
     password = env.password("new repository password", confirm=True)
     try:
         repo = Repository.init(
