@@ -40,6 +40,8 @@ from tests.faults import (
     assert_clean_failure,
     assert_no_wrong_data,
     backup_until_packs_exist,
+    binary_argv,
+    binary_env,
     damage,
     files_under,
     frame_middle,
@@ -652,6 +654,35 @@ def test_exclusive_lock_of_a_live_process_blocks_backup_with_exit_11(cli: Cli, s
         finally:
             lock.release()
     cli.ok("backup", str(src))
+
+
+def test_two_backups_at_once_both_land_and_both_restore(cli: Cli, tmp_path: Path) -> None:
+    """Backups take shared locks: run side by side, neither blocks or spoils the other, even
+    when both store the same new data at the same time."""
+    one = random_files(tmp_path / "one", 4, 6 << 20)
+    two = tmp_path / "two"
+    shutil.copytree(one, two)
+    (two / "own.bin").write_bytes(os.urandom(1 << 20))
+    sources = [one, two]
+    procs = [
+        subprocess.Popen(
+            binary_argv(cli, "backup", str(s), "--json"),
+            env=binary_env(cli),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for s in sources
+    ]
+    results = [p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert len(cli.ok("snapshots", "--json").json) == 2
+    for source, (out, _) in zip(sources, results, strict=True):
+        snap = json.loads(out)["snapshot_id"]
+        target = tmp_path / f"back-{source.name}"
+        cli.ok("restore", snap, "--target", str(target), "--verify")
+        assert same_tree(source, target / source.relative_to("/"))
 
 
 def dead_pid() -> int:
