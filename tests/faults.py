@@ -157,9 +157,9 @@ def hostile_snapshot(repo: Repository, nodes: list[dict[str, Any]]) -> str:
 
 
 def listing(root: Path) -> dict[str, tuple[int, bytes]]:
-    """(mode, content or link target) of everything below `root`, to prove it untouched."""
+    """(mode, content or link target) of `root` and everything below, to prove it untouched."""
     out = {}
-    for p in sorted(root.rglob("*")):
+    for p in [root, *sorted(root.rglob("*"))]:
         st = p.lstat()
         body = os.readlink(p).encode() if p.is_symlink() else p.read_bytes() if p.is_file() else b""
         out[str(p.relative_to(root))] = (st.st_mode, body)
