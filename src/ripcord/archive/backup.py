@@ -30,11 +30,13 @@ from ripcord.archive.excludes import Excluder, is_cache_dir
 from ripcord.archive.meta import node_from_stat, read_xattrs
 from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, tree_doc
 from ripcord.archive.progress import NullProgress, Progress
+from ripcord.archive.scan import Entry, Scanner
 from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot, chain_heads
 
 READ_ATTEMPTS = 2  # a file that changes while read is read once more
 SCAN_WORKERS = 8
+SCAN_AHEAD = 512  # directory listings read ahead of the walk
 READ_WORKERS = 4
 READ_AHEAD = 32  # small files read ahead of the walk, per directory
 
@@ -94,14 +96,6 @@ def normalize_sources(paths: list[str]) -> list[bytes]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    name: bytes
-    path: bytes
-    st: os.stat_result | None
-    error: OSError | None
-
-
 @dataclass
 class _Read:
     """One consistent read of a file: its chunks' ids, hash, and the stat after."""
@@ -113,22 +107,6 @@ class _Read:
     changed: bool
     xattrs: dict[bytes, bytes]
     blobs: list[tuple[bytes, bytes]] = field(default_factory=list)  # (id, data) from workers
-
-
-def _list_dir(path: bytes) -> list[_Entry] | OSError:
-    """A directory's entries, sorted by name, each lstat'ed (runs in the scan pool)."""
-    try:
-        with os.scandir(path) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as e:
-        return e
-    out = []
-    for d in entries:
-        try:
-            out.append(_Entry(d.name, d.path, d.stat(follow_symlinks=False), None))
-        except OSError as err:
-            out.append(_Entry(d.name, d.path, None, err))
-    return out
 
 
 def _unchanged(prev: Wire | None, st: os.stat_result) -> bool:
@@ -160,7 +138,7 @@ class Backup:
         self._root_dev = 0
         # every PATH given, nested ones too: with -x, a mount named like `/home` is entered
         self._named = {os.path.normpath(os.path.abspath(os.fsencode(p))) for p in options.paths}
-        self._scan = ThreadPoolExecutor(SCAN_WORKERS, thread_name_prefix="ripcord-scan")
+        self._scan = Scanner(SCAN_WORKERS, SCAN_AHEAD)
         self._read = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="ripcord-read")
 
     def run(self) -> BackupReport:
@@ -171,7 +149,7 @@ class Backup:
             with self.repo.lock():
                 self._run(sources)
         finally:
-            self._scan.shutdown(cancel_futures=True)
+            self._scan.close()
             self._read.shutdown(cancel_futures=True)
         return self.report
 
@@ -257,7 +235,7 @@ class Backup:
         st = os.lstat(b"/")
         self._root_dev = st.st_dev
         prev = {"type": DIR, "subtree": prev_tree} if prev_tree else None
-        subtree = self._dir(_Entry(b"/", b"/", st, None), prev, None)["subtree"]
+        subtree = self._dir(Entry(b"/", b"/", st, None), prev)["subtree"]
         assert isinstance(subtree, bytes)
         return subtree
 
@@ -278,7 +256,7 @@ class Backup:
             p = prev.get(name)
             if sub is None:
                 self._root_dev = st.st_dev
-                wire = self._entry(_Entry(name, child_path, st, None), p, None, None)
+                wire = self._entry(Entry(name, child_path, st, None), p, None)
             elif not stat.S_ISDIR(st.st_mode):
                 self._error(child_path, NotADirectoryError("not a directory"))
                 continue
@@ -299,15 +277,13 @@ class Backup:
 
     # -- walking a source ----------------------------------------------------------------
 
-    def _entry(
-        self, e: _Entry, prev: Wire | None, listing: Future[Any] | None, read: Future[_Read] | None
-    ) -> Wire | None:
+    def _entry(self, e: Entry, prev: Wire | None, read: Future[_Read] | None) -> Wire | None:
         assert e.st is not None
         mode = e.st.st_mode
         if stat.S_ISREG(mode):
             return self._file(e, prev, read)
         if stat.S_ISDIR(mode):
-            return self._dir(e, prev, listing)
+            return self._dir(e, prev)
         node = node_from_stat(e.name, e.st)
         if node.type == SOCKET:
             return None  # sockets cannot be restored meaningfully
@@ -322,11 +298,16 @@ class Backup:
             node.xattrs = self._xattrs_path(e.path)
         return node.to_wire()
 
-    def _dir(self, e: _Entry, prev: Wire | None, listing: Future[Any] | None) -> Wire:
+    def _dir(self, e: Entry, prev: Wire | None) -> Wire:
         assert e.st is not None
         self.report.dirs += 1
         node = node_from_stat(e.name, e.st)
-        node.xattrs = self._xattrs_path(e.path)
+        same_ctime = (
+            prev is not None and prev.get("type") == DIR and prev.get("ctime") == e.st.st_ctime_ns
+        )
+        xattrs = prev.get("xattrs", {}) if prev is not None and same_ctime else None
+        # an xattr or ACL change moves the ctime: otherwise the stored ones still hold
+        node.xattrs = xattrs if isinstance(xattrs, dict) else self._xattrs_path(e.path)
         prev_sub = prev.get("subtree") if prev and prev.get("type") == DIR else None
         prev_list, prev_children = self._prev_tree(
             prev_sub if isinstance(prev_sub, bytes) else None
@@ -335,9 +316,9 @@ class Backup:
         if e.path in self._named:
             self._root_dev = e.st.st_dev
         if self.options.one_file_system and e.st.st_dev != self._root_dev:
-            entries: list[_Entry] = []  # a mount point: kept, but not entered
+            entries: list[Entry] = []  # a mount point: kept, but not entered
         else:
-            result = listing.result() if listing else _list_dir(e.path)
+            result = self._scan.listing(e.path)
             if isinstance(result, OSError):
                 self._error(e.path, result)
                 entries = []
@@ -351,30 +332,32 @@ class Backup:
             node.subtree = self.repo.save_tree(tree_doc(wires))
         return node.to_wire()
 
-    def _selected(self, path: bytes, entries: list[_Entry]) -> list[_Entry]:
+    def _selected(self, path: bytes, entries: list[Entry]) -> list[Entry]:
         cache_dir = self.options.exclude_caches and is_cache_dir(path)
         out = []
         for e in entries:
-            if cache_dir and e.name != b"CACHEDIR.TAG":
-                continue
-            if e.error is not None:
+            if e.error is not None and not cache_dir:
                 self._error(e.path, e.error)
-                continue
-            assert e.st is not None
-            if self.excluder.excluded(e.path, stat.S_ISDIR(e.st.st_mode)) and not any(
-                n == e.path or n.startswith(e.path + b"/") for n in self._named
-            ):  # a PATH named on the command line, and the way to it, are always kept
-                continue
-            out.append(e)
+            elif e.st is not None and self._keep(e, e.st, cache_dir):
+                out.append(e)
+            elif e.st is not None and stat.S_ISDIR(e.st.st_mode):
+                self._scan.discard(e.path)  # read ahead, never entered
         return out
 
-    def _children(self, entries: list[_Entry], prev: dict[bytes, Wire]) -> Iterator[Wire | None]:
+    def _keep(self, e: Entry, st: os.stat_result, cache_dir: bool) -> bool:
+        if cache_dir:
+            return e.name == b"CACHEDIR.TAG"
+        # a PATH named on the command line, and the way to it, are kept whatever the patterns
+        return not self.excluder.excluded(e.path, stat.S_ISDIR(st.st_mode)) or any(
+            n == e.path or n.startswith(e.path + b"/") for n in self._named
+        )
+
+    def _children(self, entries: list[Entry], prev: dict[bytes, Wire]) -> Iterator[Wire | None]:
         """Each entry's wire node, with listings and small reads running ahead."""
-        listings: dict[bytes, Future[Any]] = {}
         for e in entries:
             assert e.st is not None
             if stat.S_ISDIR(e.st.st_mode):
-                listings[e.name] = self._scan.submit(_list_dir, e.path)
+                self._scan.prefetch(e.path)
         to_read = [
             e for e in entries
             if e.st is not None and stat.S_ISREG(e.st.st_mode) and e.st.st_size < self.min_size
@@ -387,13 +370,11 @@ class Backup:
                 r = to_read[ahead]
                 reads[r.name] = self._read.submit(self._read_small, r.path)
                 ahead += 1
-            yield self._entry(
-                e, prev.get(e.name), listings.pop(e.name, None), reads.pop(e.name, None)
-            )
+            yield self._entry(e, prev.get(e.name), reads.pop(e.name, None))
 
     # -- files ---------------------------------------------------------------------------
 
-    def _file(self, e: _Entry, prev: Wire | None, pending: Future[_Read] | None) -> Wire | None:
+    def _file(self, e: Entry, prev: Wire | None, pending: Future[_Read] | None) -> Wire | None:
         st, r = e.st, self.report
         assert st is not None
         self.progress.item(os.fsdecode(e.path))

@@ -8,6 +8,8 @@ has absorbed and rebuilds itself if any of them disappeared.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -100,10 +102,23 @@ def _open_cache(path: Path | None) -> sqlite3.Connection:
         return _connect(None)
 
 
+def _read_ahead(path: Path) -> None:
+    """Ask the kernel to read the cache file in the background: one sequential read
+    instead of a page fault per lookup makes a cold-cache backup seconds faster."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        finally:
+            os.close(fd)
+
+
 class IndexCache:
     """SQLite-backed map of every blob the repository's index files list."""
 
     def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            _read_ahead(path)
         self.db = _open_cache(path)
         self._pack_ids: dict[str, int] = {}
 
