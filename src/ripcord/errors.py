@@ -27,6 +27,7 @@ EXIT_NO_REPOSITORY = 10
 EXIT_LOCKED = 11
 EXIT_WRONG_PASSWORD = 12
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # SIGTERM: stopped like Ctrl-C, locks released
 
 
 class RipcordError(Exception):

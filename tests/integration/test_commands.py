@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from ripcord.cli.progress import RichProgress
@@ -89,8 +90,12 @@ def test_password_file_and_command(cli: Cli, src: Path, tmp_path: Path) -> None:
     assert cli("snapshots", env=without).code == 12  # an empty password is a wrong one
 
 
-def test_interrupt_exits_130_and_leaves_the_repository_usable(
-    cli: Cli, src: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("sig", "code", "word"),
+    [(signal.SIGINT, 130, b"interrupted"), (signal.SIGTERM, 143, b"terminated")],
+)
+def test_interrupt_or_terminate_leaves_the_repository_usable(
+    cli: Cli, src: Path, tmp_path: Path, sig: signal.Signals, code: int, word: bytes
 ) -> None:
     big = tmp_path / "big"
     big.mkdir()
@@ -107,14 +112,15 @@ def test_interrupt_exits_130_and_leaves_the_repository_usable(
     deadline = time.monotonic() + 120
     while proc.poll() is None and not (pack_names(cli) - before) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert proc.poll() is None, "the backup finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    assert proc.poll() is None, "the backup finished before it could be stopped"
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
-    assert b"interrupted" in err
+    assert proc.returncode == code
+    assert word in err
     assert b"Traceback" not in err
     assert cli.ok("snapshots", "--json").json == []  # no snapshot of the half backup
-    cli.ok("backup", str(src))  # the lock was released
+    assert not list((cli.repo / "locks").iterdir())  # the lock was released
+    cli.ok("backup", str(src))
 
 
 def test_snapshots_form_a_chain(cli: Cli, src: Path) -> None:

@@ -2,7 +2,8 @@
 
 Exit codes (README.md §Exit codes): 0 ok; 1 error; 2 usage; 3 snapshot saved
 or restore done but some files could not be read or written; 10 no repository
-there; 11 could not lock; 12 wrong password or key; 130 interrupted.
+there; 11 could not lock; 12 wrong password or key; 130 interrupted (Ctrl-C);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -26,7 +28,13 @@ from ripcord.cli.ls_cmd import ls
 from ripcord.cli.restore_cmd import restore
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
-from ripcord.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, RipcordError
+from ripcord.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    RipcordError,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -89,6 +97,8 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code
     except (KeyboardInterrupt, click.Abort):
         return _fail(env, "interrupted", EXIT_INTERRUPTED)
+    except Terminated:
+        return _fail(env, "terminated", EXIT_TERMINATED)
     except Exception as e:  # a bug or an unexpected fault: say so plainly
         if os.environ.get("RIPCORD_DEBUG"):
             traceback.print_exc()
@@ -109,6 +119,15 @@ def _limit_malloc_arenas() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
 
 
+class Terminated(BaseException):
+    """SIGTERM (systemctl stop, kill): unwinds like Ctrl-C, so locks are released."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     _limit_malloc_arenas()
     sys.exit(run())

@@ -10,18 +10,21 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import msgpack
 
-from ripcord.errors import CorruptObject, LockedError
+from ripcord.errors import CorruptObject, LockedError, RipcordError
 from ripcord.repository.crypto import open_sealed, seal
 from ripcord.storage import ObjectNotFound, Store
 
 LOCK_AAD = b"ripcord v1 lock"
 STALE = timedelta(minutes=30)
+REFRESH = timedelta(minutes=5)  # well inside STALE
 Clock = Callable[[], datetime]
 
 
@@ -56,14 +59,7 @@ class Lock:
         self.name: str | None = None
 
     def acquire(self) -> None:
-        doc = {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "time": self.clock().isoformat(),
-            "exclusive": self.exclusive,
-        }
-        self.name = f"locks/{os.urandom(16).hex()}"
-        self.store.put(self.name, seal(self.key, bytes(msgpack.packb(doc)), LOCK_AAD))
+        self.name = self._write()
         now = self.clock()
         for other in self.others():
             if other.is_stale(now) or not (other.exclusive or self.exclusive):
@@ -74,6 +70,47 @@ class Lock:
                 f"repository is locked {kind} by pid {other.pid} on {other.host} since"
                 f" {other.time:%Y-%m-%d %H:%M:%S} UTC ({other.name})".replace("  ", " ")
             )
+
+    def _write(self) -> str:
+        doc = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "time": self.clock().isoformat(),
+            "exclusive": self.exclusive,
+        }
+        name = f"locks/{os.urandom(16).hex()}"
+        self.store.put(name, seal(self.key, bytes(msgpack.packb(doc)), LOCK_AAD))
+        return name
+
+    def refresh(self) -> None:
+        """Replace the lock object with a fresh one (new first: never a moment unlocked).
+
+        Objects are written once, so a refresh is a new object and a delete.
+        """
+        if self.name is None:
+            return
+        old, self.name = self.name, self._write()
+        with contextlib.suppress(ObjectNotFound):
+            self.store.delete(old)
+
+    @contextmanager
+    def kept_fresh(self, every: float = REFRESH.total_seconds()) -> Iterator[None]:
+        """Refresh in a background thread while the body runs, so a long backup is
+        never mistaken for a stale one by another host."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                with contextlib.suppress(RipcordError):
+                    self.refresh()  # a failed refresh is retried next round
+
+        thread = threading.Thread(target=loop, name="ripcord-lock", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def others(self) -> list[LockInfo]:
         out = []

@@ -129,7 +129,8 @@ class Repository:
         lock = Lock(self.store, self.key, exclusive, self.clock)
         lock.acquire()
         try:
-            yield lock
+            with lock.kept_fresh():
+                yield lock
         finally:
             lock.release()
 
