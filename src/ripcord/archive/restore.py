@@ -94,6 +94,7 @@ class Restorer:
         self._stop = threading.Event()  # set on failure: writers abandon their files
         self._open_dirs: list[tuple[int, Node]] = []  # post-order: children before parents
         self._held: list[int] = []  # directory descriptors to close after a failure
+        self._locs: dict[bytes, Location] = {}  # blobs of the directory being walked
 
     def run(self) -> RestoreReport:
         root = bytes.fromhex(self.snapshot.tree)
@@ -205,13 +206,18 @@ class Restorer:
         created = not _exists(dir_fd, node.name)
         fd = self._open_dir(dir_fd, node.name, created_mode=0o700)
         wrote = False
+        outer = self._locs
         try:
-            for child in load_nodes(self.repo, node.subtree) if node.subtree else []:
+            children = load_nodes(self.repo, node.subtree) if node.subtree else []
+            self._locs = self.repo.locate_many([b for c in children for b in c.content])
+            for child in children:
                 wrote = self._restore(fd, path + b"/" + child.name, child) or wrote
             keep = wrote or self.includer is None or self.includer.excluded(path, True)
         except BaseException:
             self._held.append(fd)  # writers may still use it: closed once they stop
             raise
+        finally:
+            self._locs = outer
         if not keep:
             os.close(fd)  # nothing was written inside: no writer holds it
             if created:
@@ -249,7 +255,9 @@ class Restorer:
             return
         if self._fatal is not None:
             raise self._fatal
-        locs = [self.repo.locate(b) for b in node.content]  # the index is this thread's
+        # located here: the index belongs to this thread; a blob not in the
+        # directory's batch (a path restored on its own) is looked up alone
+        locs = [self._locs.get(b) or self.repo.locate(b) for b in node.content]
         self._slots.acquire()
         try:  # the writer creates the file: an interrupt here can leave no empty one behind
             job = self._pool.submit(self._fill, dir_fd, path, node, locs)

@@ -169,6 +169,21 @@ class IndexCache:
         ).fetchone()
         return Location(*row) if row else None
 
+    def lookup_many(self, blob_ids: list[bytes]) -> dict[bytes, Location]:
+        """Locations of many blobs in few queries (each query is a GIL hand-off)."""
+        out: dict[bytes, Location] = {}
+        for i in range(0, len(blob_ids), 500):
+            batch = blob_ids[i : i + 500]
+            rows = self.db.execute(
+                "SELECT b.id, p.name, b.type, b.frame_off, b.frame_len, b.blob_off, b.blob_len"
+                " FROM blobs b JOIN packs p ON p.n = b.pack"
+                f" WHERE b.id IN ({','.join('?' * len(batch))})",
+                batch,
+            ).fetchall()
+            for row in rows:
+                out[row[0]] = Location(*row[1:])
+        return out
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM blobs").fetchone()[0])
 

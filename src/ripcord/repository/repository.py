@@ -248,6 +248,12 @@ class Repository:
             raise MissingObject(f"blob {blob_id.hex()} is not in the index")
         return loc
 
+    def locate_many(self, blob_ids: list[bytes]) -> dict[bytes, Location]:
+        """Where each blob is; blobs not in the index are simply absent."""
+        if any(b in self._pending for b in blob_ids):
+            self.flush()
+        return self.index.lookup_many(blob_ids)
+
     def read_blob(self, blob_id: bytes) -> bytes:
         return self.read_at(blob_id, self.locate(blob_id))
 
