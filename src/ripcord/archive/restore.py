@@ -36,9 +36,14 @@ from ripcord.repository.index import Location
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-WRITERS = 4
+WRITERS = min(4, os.cpu_count() or 2)  # more contend for the GIL with the walk
 IN_FLIGHT = 32  # files being written at once (each holds an open descriptor)
+BATCH_BELOW = 64 << 10  # files smaller than this go to writers in batches
+BATCH = 64  # files in one batch
 PENDING_DIRS = 256  # directories kept open awaiting their files before a drain
+
+
+_FileJob = tuple[int, bytes, Node, list[Location]]  # dir fd, path, node, blob locations
 
 
 class TargetFull(RipcordError):
@@ -95,6 +100,7 @@ class Restorer:
         self._open_dirs: list[tuple[int, Node]] = []  # post-order: children before parents
         self._held: list[int] = []  # directory descriptors to close after a failure
         self._locs: dict[bytes, Location] = {}  # blobs of the directory being walked
+        self._batch: list[_FileJob] = []  # small files not yet handed to a writer
 
     def run(self) -> RestoreReport:
         root = bytes.fromhex(self.snapshot.tree)
@@ -120,6 +126,7 @@ class Restorer:
 
     def _drain(self) -> None:
         """Wait for every file being written, then date the directories that held them."""
+        self._submit_batch()
         jobs, self._jobs = self._jobs, []
         for job in jobs:
             job.result()
@@ -258,18 +265,41 @@ class Restorer:
         # located here: the index belongs to this thread; a blob not in the
         # directory's batch (a path restored on its own) is looked up alone
         locs = [self._locs.get(b) or self.repo.locate(b) for b in node.content]
+        if node.size < BATCH_BELOW and node.nlink <= 1:
+            # small files go to a writer in batches: every hand-off between threads
+            # is a GIL round trip, which costs more than writing a small file
+            self._batch.append((dir_fd, path, node, locs))
+            if len(self._batch) >= BATCH:
+                self._submit_batch()
+            return
+        job = self._submit([(dir_fd, path, node, locs)])
+        if node.nlink > 1:
+            self._filling[(node.dev, node.inode)] = job
+
+    def _submit_batch(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._submit(batch)
+
+    def _submit(self, files: list[_FileJob]) -> Future[bool]:
         self._slots.acquire()
-        try:  # the writer creates the file: an interrupt here can leave no empty one behind
-            job = self._pool.submit(self._fill, dir_fd, path, node, locs)
+        try:  # the writer creates the files: an interrupt here can leave no empty one behind
+            job = self._pool.submit(self._fill_all, files)
         except BaseException:
             self._slots.release()
             raise
         self._jobs.append(job)
-        if node.nlink > 1:
-            self._filling[(node.dev, node.inode)] = job
+        return job
+
+    def _fill_all(self, files: list[_FileJob]) -> bool:
+        """Write files in a writer thread; True if every one came out whole."""
+        try:
+            return all([self._fill(*f) for f in files])
+        finally:
+            self._slots.release()
 
     def _fill(self, dir_fd: int, path: bytes, node: Node, locs: list[Location]) -> bool:
-        """Create and write one file, content and metadata (in a writer thread); True if whole."""
+        """Create and write one file, content and metadata; True if whole."""
         try:
             if self._stop.is_set():
                 return False
@@ -316,8 +346,6 @@ class Restorer:
         except BaseException as e:
             with self._lock:
                 self._fatal = self._fatal or e
-        finally:
-            self._slots.release()
         return False
 
     def _hardlink(self, dir_fd: int, path: bytes, node: Node) -> bool:
