@@ -169,6 +169,17 @@ class IndexCache:
         ).fetchone()
         return Location(*row) if row else None
 
+    def known_many(self, blob_ids: list[bytes]) -> set[bytes]:
+        """Which of these blobs the index holds, in few queries."""
+        out: set[bytes] = set()
+        for i in range(0, len(blob_ids), 500):
+            batch = blob_ids[i : i + 500]
+            marks = ",".join("?" * len(batch))
+            out.update(
+                r[0] for r in self.db.execute(f"SELECT id FROM blobs WHERE id IN ({marks})", batch)
+            )
+        return out
+
     def lookup_many(self, blob_ids: list[bytes]) -> dict[bytes, Location]:
         """Locations of many blobs in few queries (each query is a GIL hand-off)."""
         out: dict[bytes, Location] = {}

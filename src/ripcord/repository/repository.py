@@ -62,6 +62,7 @@ class Repository:
         self.index = IndexCache(cache_dir / "index.sqlite" if cache_dir else None)
         self._unindexed: list[PackFrames] = []
         self._unindexed_blobs = 0
+        self._primed: dict[bytes, bool] = {}  # index answers for the batch being added
         self._pending: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
         self._frame_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._frame_cache_size = 0
@@ -195,6 +196,7 @@ class Repository:
         if not self._unindexed:
             return
         packs, self._unindexed, self._unindexed_blobs = self._unindexed, [], 0
+        self._primed = {}  # blobs move from pending to the index: answers may be stale
         data = encode_index_file(self.key, packs)
         name = f"index/{content_id(data)}"
         self.store.put(name, data)
@@ -225,7 +227,19 @@ class Repository:
         return blake3.blake3(digest, key=self.secrets.id_key).digest()
 
     def has_blob(self, blob_id: bytes) -> bool:
-        return blob_id in self._pending or self.index.has(blob_id)
+        if blob_id in self._pending:
+            return True
+        primed = self._primed.get(blob_id)
+        return primed if primed is not None else self.index.has(blob_id)
+
+    def prime(self, blob_ids: list[bytes]) -> None:
+        """Look up a batch of blobs about to be added in one index query.
+
+        Each query hands the GIL to other threads and waits to get it back;
+        one per batch instead of one per blob. Replaces the previous batch.
+        """
+        known = self.index.known_many(blob_ids)
+        self._primed = {b: b in known for b in blob_ids}
 
     def add_blob(
         self, blob_type: int, data: bytes, blob_id: bytes | None = None
