@@ -44,7 +44,7 @@ from ripcord.storage import ObjectNotFound, Store
 
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
 INDEX_MAX_BLOBS = 100_000  # blobs per index file, bounding what one decode holds in memory
-FRAME_CACHE_BYTES = 32 << 20
+FRAME_CACHE_BYTES = 16 << 20
 
 
 class Repository:
