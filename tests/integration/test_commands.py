@@ -143,3 +143,30 @@ def test_progress_renders_on_a_terminal() -> None:
     p.bar.refresh()
     p.finish()
     assert "report.txt" in console.export_text()
+
+
+def test_cat_tree_shows_names_as_text_and_ids_as_hex(cli: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "names"
+    src.mkdir()
+    name = "n" * 32  # as long as a blob id: still a name
+    (src / name).write_text("x")
+    cli.ok("backup", str(src))
+    with api_repo(cli) as repo:
+        tree = node_at(repo, repo.snapshots()[-1].id, src).subtree
+    assert tree is not None
+    (node,) = cli.ok("cat", "tree", tree.hex()).json["nodes"]
+    assert node["name"] == name
+    assert len(node["hash"]) == 64 and all(c in "0123456789abcdef" for c in node["hash"])
+
+
+def test_stats_compression_counts_data_frames_only(cli: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "text"
+    src.mkdir()
+    for i in range(200):  # many small, very compressible files: trees weigh a lot
+        (src / f"{i}.txt").write_text("the same line again\n" * 200)
+    cli.ok("backup", str(src))
+    stats = cli.ok("stats", "--json").json
+    assert stats["data_stored_bytes"] < stats["pack_bytes"]
+    assert stats["compression_ratio"] == round(
+        stats["unique_bytes"] / stats["data_stored_bytes"], 3
+    )

@@ -15,20 +15,23 @@ from ripcord.repository import resolve
 from ripcord.repository.index import decode_index_file
 from ripcord.repository.pack import frames_to_wire
 
+ID_FIELDS = frozenset({"content", "subtree", "hash", "frames"})  # their bytes are ids or hashes
 
-def jsonable(v: Any) -> Any:
-    """bytes as text where they are UTF-8, blob ids as hex, anything else as base64."""
+
+def jsonable(v: Any, ids: bool = False) -> Any:
+    """Ids and hashes as hex; other bytes (names, link targets, xattrs) as text where
+    they are UTF-8, else as {"base64": ...}."""
     if isinstance(v, bytes):
-        if len(v) == 32:
+        if ids:
             return v.hex()
         try:
             return v.decode()
         except UnicodeDecodeError:
             return {"base64": base64.b64encode(v).decode()}
     if isinstance(v, dict):
-        return {str(jsonable(k)): jsonable(x) for k, x in v.items()}
+        return {str(jsonable(k)): jsonable(x, ids or k in ID_FIELDS) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [jsonable(x) for x in v]
+        return [jsonable(x, ids) for x in v]
     return v
 
 

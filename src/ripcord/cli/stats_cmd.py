@@ -27,6 +27,7 @@ def stats(env: Env) -> None:
                 trees += 1
         packs = repo.pack_sizes()
         stored = sum(packs.values())
+        data_stored = repo.index.frame_bytes(DATA)
         total = sum(
             i.size for p in ("data", "index", "snapshots", "keys") for i in repo.store.list(p)
         )
@@ -40,7 +41,8 @@ def stats(env: Env) -> None:
         "data_blobs": blobs,
         "tree_blobs": trees,
         "dedup_ratio": round(logical / unique, 3) if unique else None,
-        "compression_ratio": round(unique / stored, 3) if stored else None,
+        "data_stored_bytes": data_stored,
+        "compression_ratio": round(unique / data_stored, 3) if data_stored else None,
         "total_ratio": round(logical / total, 3) if total else None,
     }
 

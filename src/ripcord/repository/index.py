@@ -202,6 +202,15 @@ class IndexCache:
         """(type, length) of every indexed blob."""
         yield from self.db.execute("SELECT type, blob_len FROM blobs")
 
+    def frame_bytes(self, blob_type: int) -> int:
+        """Stored bytes of the frames holding blobs of one type (what they cost)."""
+        row = self.db.execute(
+            "SELECT sum(frame_len) FROM"
+            " (SELECT DISTINCT pack, frame_off, frame_len FROM blobs WHERE type=?)",
+            (blob_type,),
+        ).fetchone()
+        return int(row[0] or 0)
+
     def pack_names(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT name FROM packs")}
 

@@ -44,7 +44,7 @@ from ripcord.storage import ObjectNotFound, Store
 
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
 INDEX_MAX_BLOBS = 100_000  # blobs per index file, bounding what one decode holds in memory
-FRAME_CACHE_BYTES = 16 << 20
+FRAME_CACHE_BYTES = 16 << 20  # per blob type
 
 
 class Repository:
@@ -64,8 +64,9 @@ class Repository:
         self._unindexed_blobs = 0
         self._primed: dict[bytes, bool] = {}  # index answers for the batch being added
         self._pending: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
-        self._frame_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
-        self._frame_cache_size = 0
+        # one LRU per blob type, so that walking trees never evicts the data being
+        # restored and a stream of data frames never evicts the trees being walked
+        self._frames = {t: _FrameCache(FRAME_CACHE_BYTES) for t in (DATA, TREE)}
         self._cache_lock = threading.Lock()
         self._loading: dict[tuple[str, int], Future[bytes]] = {}  # frames being read now
         self.stored_bytes = 0  # pack bytes written by this process
@@ -285,9 +286,8 @@ class Repository:
         """A frame's plaintext, from the cache, from a thread already loading it, or loaded."""
         key = (loc.pack, loc.frame_offset)
         with self._cache_lock:
-            cached = self._frame_cache.get(key)
+            cached = self._frames[loc.type].get(key)
             if cached is not None:
-                self._frame_cache.move_to_end(key)
                 return cached
             loading = self._loading.get(key)
             if loading is None:
@@ -316,11 +316,7 @@ class Repository:
             raise CorruptObject(f"{name}: truncated (frame at {loc.frame_offset} is cut short)")
         plain = open_frame(self.key, raw, f"{name} frame at {loc.frame_offset}")
         with self._cache_lock:
-            self._frame_cache[key] = plain
-            self._frame_cache_size += len(plain)
-            while self._frame_cache_size > FRAME_CACHE_BYTES and len(self._frame_cache) > 1:
-                _, old = self._frame_cache.popitem(last=False)
-                self._frame_cache_size -= len(old)
+            self._frames[loc.type].put(key, plain)
         return plain
 
     def _get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
@@ -413,3 +409,26 @@ def unlock(
 
 def _scoped(cache_dir: Path | None, config: Config) -> Path | None:
     return cache_dir / config.id if cache_dir else None
+
+
+class _FrameCache:
+    """Decrypted frames, least recently used first out; callers hold the lock."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.size = budget, 0
+        self.frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> bytes | None:
+        frame = self.frames.get(key)
+        if frame is not None:
+            self.frames.move_to_end(key)
+        return frame
+
+    def put(self, key: tuple[str, int], frame: bytes) -> None:
+        if key in self.frames:
+            return
+        self.frames[key] = frame
+        self.size += len(frame)
+        while self.size > self.budget and len(self.frames) > 1:
+            _, old = self.frames.popitem(last=False)
+            self.size -= len(old)
