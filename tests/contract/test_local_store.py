@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -110,3 +111,20 @@ def test_read_only_file_system_is_a_store_error(tiny_disk: Path, first_put: bool
         store.put("snapshots/s", b"snapshot")
     with pytest.raises(ObjectNotFound):
         store.get("snapshots/s")
+
+
+def test_temp_files_of_dead_writers_on_this_host_are_swept(tmp_path: Path) -> None:
+    """What a `kill -9` mid-put leaves in .tmp goes at the next open; nothing else does."""
+    LocalStore(tmp_path / "repo", create=True).put("keys/k", b"x")
+    tmp = tmp_path / "repo" / ".tmp"
+    host = socket.gethostname()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = tmp / f"{host}-{gone.pid}-00"
+    live = tmp / f"{host}-{os.getpid()}-01"
+    other = tmp / f"another-host-{gone.pid}-02"
+    for f in (stale, live, other):
+        f.write_bytes(b"half a pack")
+    LocalStore(tmp_path / "repo")
+    assert not stale.exists()
+    assert live.exists() and other.exists()

@@ -581,6 +581,7 @@ def test_backup_killed_midway_loses_nothing_and_blocks_nothing(
     assert same_tree(src, tmp_path / "old" / src.relative_to("/"))
     redo = cli.ok("backup", str(big), "--json").json
     assert redo["files_new"] == 25
+    assert list((cli.repo / ".tmp").iterdir()) == []  # the killed writer's temp files are swept
     out = tmp_path / "new"
     verified = cli.ok("restore", redo["snapshot_id"], "--target", str(out), "--verify", "--json")
     assert verified.json["verified"] == 25

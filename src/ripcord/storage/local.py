@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from stat import S_ISREG
@@ -35,6 +36,23 @@ class LocalStore:
                 raise StoreError(f"cannot create {self.root}: {e.strerror}") from None
         elif not self.root.is_dir():
             raise RepositoryNotFound(f"no repository at {self.root}")
+        self._sweep_temp()
+
+    def _sweep_temp(self) -> None:
+        """Remove temporary files a killed writer on this host left behind.
+
+        A temp file is named host-pid-random; one whose process is gone can never
+        become an object. Other hosts' temp files (a shared mount) are left alone.
+        """
+        prefix = f"{_host()}-"
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.root / _TMP):
+                if not entry.name.startswith(prefix):
+                    continue
+                pid = entry.name[len(prefix) :].split("-", 1)[0]
+                if pid.isdigit() and not _alive(int(pid)):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
     def _path(self, name: str) -> Path:
         return self.root / validate_name(name)
@@ -42,7 +60,7 @@ class LocalStore:
     def put(self, name: str, data: bytes, options: PutOptions | None = None) -> None:
         final = self._path(name)
         tmpdir = self.root / _TMP
-        tmp = tmpdir / f"{os.getpid()}-{os.urandom(8).hex()}"
+        tmp = tmpdir / f"{_host()}-{os.getpid()}-{os.urandom(8).hex()}"
         try:
             tmpdir.mkdir(exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -106,6 +124,20 @@ class LocalStore:
 
     def close(self) -> None:
         pass
+
+
+def _host() -> str:
+    return socket.gethostname().replace("/", "_")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's, but alive
+    return True
 
 
 def _fsync_dir(path: Path) -> None:
