@@ -141,16 +141,16 @@ class IndexCache:
         """Record blobs (first location wins) and, optionally, the file they came from."""
         self.db.execute("BEGIN")
         try:
-            for name, frames in packs:
-                n = self._pack_n(name)
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)",
-                    (
-                        (b.id, b.type, n, f.offset, f.length, b.offset, b.length)
-                        for f in frames
-                        for b in f.blobs
-                    ),
-                )
+            rows = [
+                (b.id, b.type, self._pack_n(name), f.offset, f.length, b.offset, b.length)
+                for name, frames in packs
+                for f in frames
+                for b in f.blobs
+            ]
+            # in key order the B-tree is appended to rather than split at random places;
+            # the sort is stable, so the first location of a duplicate still comes first
+            rows.sort(key=lambda r: r[0])
+            self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)", rows)
             if index_file is not None:
                 self.db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (index_file,))
             self.db.execute("COMMIT")
