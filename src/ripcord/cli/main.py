@@ -22,6 +22,7 @@ from ripcord import __version__
 from ripcord.cli.backup_cmd import backup
 from ripcord.cli.cat_cmd import cat
 from ripcord.cli.env import Env
+from ripcord.cli.history_cmd import history_cmd
 from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
 from ripcord.cli.ls_cmd import ls
@@ -80,6 +81,7 @@ def cli(
 
 for command in (init, backup, snapshots, ls, restore, stats, cat, key):
     cli.add_command(command)
+cli.add_command(history_cmd)
 
 
 def run(argv: list[str] | None = None) -> int:
