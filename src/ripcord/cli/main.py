@@ -22,6 +22,7 @@ from ripcord import __version__
 from ripcord.cli.backup_cmd import backup
 from ripcord.cli.cat_cmd import cat
 from ripcord.cli.env import Env
+from ripcord.cli.find_cmd import find
 from ripcord.cli.history_cmd import history_cmd
 from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
@@ -79,7 +80,7 @@ def cli(
     env.json = env.json or json_out
 
 
-for command in (init, backup, snapshots, ls, restore, stats, cat, key):
+for command in (init, backup, snapshots, ls, restore, stats, cat, key, find):
     cli.add_command(command)
 cli.add_command(history_cmd)
 

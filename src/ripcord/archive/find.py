@@ -1,0 +1,101 @@
+"""Finding entries by name, path or mtime across many snapshots.
+
+Snapshots of a mostly unchanged tree share most of their subtrees (same blob
+id). The matches found below a tree are kept per tree id, relative to that
+tree, so a subtree shared by a thousand snapshots is loaded and walked once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
+
+from ripcord.archive.node import DIR, Node
+from ripcord.archive.trees import load_nodes
+from ripcord.errors import UsageError
+from ripcord.repository import Repository, Snapshot
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def time_ns(t: datetime) -> int:
+    """Nanoseconds since the epoch, exactly (a float timestamp loses the last digits)."""
+    return (t - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What an entry must satisfy: any of the patterns, and the mtime bounds.
+
+    A pattern without '/' is a glob on the entry's name; one with '/' is a glob
+    on the entry's full path (a relative one may match at any depth).
+    """
+
+    names: tuple[bytes, ...] = ()
+    paths: tuple[bytes, ...] = ()
+    newer_ns: int | None = None  # mtime at or after
+    older_ns: int | None = None  # mtime strictly before
+
+    @classmethod
+    def parse(
+        cls, patterns: tuple[str, ...], newer: datetime | None, older: datetime | None
+    ) -> Criteria:
+        names: list[bytes] = []
+        paths: list[bytes] = []
+        for text in patterns:
+            raw = os.fsencode(text)
+            stripped = raw.rstrip(b"/")
+            if not stripped:
+                raise UsageError(f"pattern {text!r} matches nothing: give a name or a path")
+            if b"/" not in stripped:
+                names.append(stripped)
+            else:
+                paths.append(stripped if stripped.startswith(b"/") else b"*/" + stripped)
+        return cls(
+            tuple(names),
+            tuple(paths),
+            None if newer is None else time_ns(newer),
+            None if older is None else time_ns(older),
+        )
+
+    def matches(self, path: bytes, node: Node) -> bool:
+        if self.newer_ns is not None and node.mtime_ns < self.newer_ns:
+            return False
+        if self.older_ns is not None and node.mtime_ns >= self.older_ns:
+            return False
+        return any(fnmatchcase(node.name, p) for p in self.names) or any(
+            fnmatchcase(path, p) for p in self.paths
+        )
+
+
+class Finder:
+    """Searches snapshots of one repository, remembering matches per tree id."""
+
+    def __init__(self, repo: Repository, criteria: Criteria) -> None:
+        self._repo = repo
+        self._criteria = criteria
+        # Path patterns depend on where a tree sits, so then the key holds the location too.
+        self._memo: dict[tuple[bytes, bytes], list[tuple[bytes, Node]]] = {}
+
+    def search(self, snap: Snapshot) -> list[tuple[bytes, Node]]:
+        """(absolute path, node) of every matching entry of `snap`, depth first by name."""
+        return [(b"/" + rel, n) for rel, n in self._below(bytes.fromhex(snap.tree), b"")]
+
+    def _below(self, tree_id: bytes, at: bytes) -> list[tuple[bytes, Node]]:
+        """Matches inside the tree `tree_id` located at `at`, paths relative to it."""
+        key = (tree_id, at if self._criteria.paths else b"")
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        found = []
+        for child in load_nodes(self._repo, tree_id):
+            path = at + b"/" + child.name
+            if self._criteria.matches(path, child):
+                found.append((child.name, child))
+            if child.type == DIR and child.subtree is not None:
+                prefix = child.name + b"/"
+                found.extend((prefix + rel, n) for rel, n in self._below(child.subtree, path))
+        self._memo[key] = found
+        return found
