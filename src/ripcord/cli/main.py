@@ -21,6 +21,7 @@ import click
 from ripcord import __version__
 from ripcord.cli.backup_cmd import backup
 from ripcord.cli.cat_cmd import cat
+from ripcord.cli.diff_cmd import diff
 from ripcord.cli.env import Env
 from ripcord.cli.find_cmd import find
 from ripcord.cli.history_cmd import history_cmd
@@ -82,6 +83,7 @@ def cli(
 
 for command in (init, backup, snapshots, ls, restore, stats, cat, key, find):
     cli.add_command(command)
+cli.add_command(diff)
 cli.add_command(history_cmd)
 
 
