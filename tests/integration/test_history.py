@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,17 @@ def test_unchanged_trees_are_read_once(cli: Cli, src: Path) -> None:
         distinct_roots = {s.tree for s in repo.snapshots()}
         assert len(reads) <= len(distinct_roots) + 2 * len(src.parts) + 4
         assert load_nodes(repo, bytes.fromhex(repo.snapshots()[0].tree))  # sanity: still readable
+
+
+def test_listing_a_folder_does_not_make_a_new_version(cli: Cli, src: Path) -> None:
+    """Backup lists folders, which moves their atime (relatime): trees must not
+    record it, or every backup would store every tree again."""
+    docs = src / "docs"
+    st = os.stat(docs)
+    os.utime(docs, ns=(st.st_mtime_ns - 10**12, st.st_mtime_ns))  # atime before mtime
+    backup_on(cli, 1, src)
+    os.listdir(docs)
+    backup_on(cli, 2, src)
+    got = events(cli, docs)
+    assert [e["kind"] for e in got] == ["version"]
+    assert got[0]["snapshots"] == 2

@@ -40,6 +40,10 @@ def group_name(gid: int) -> str:
 
 
 def node_from_stat(name: bytes, st: os.stat_result) -> Node:
+    """A node from lstat. Directories and symlinks record their mtime as atime:
+    backing them up (listing, readlink) moves their atime, so a stored atime
+    would make every tree differ from the last backup's and defeat tree reuse."""
+    moves = stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)
     return Node(
         name=name,
         type=_KINDS.get(stat.S_IFMT(st.st_mode), SOCKET),
@@ -49,7 +53,7 @@ def node_from_stat(name: bytes, st: os.stat_result) -> Node:
         user=user_name(st.st_uid),
         group=group_name(st.st_gid),
         mtime_ns=st.st_mtime_ns,
-        atime_ns=st.st_atime_ns,
+        atime_ns=st.st_mtime_ns if moves else st.st_atime_ns,
         ctime_ns=st.st_ctime_ns,
         size=st.st_size if stat.S_ISREG(st.st_mode) else 0,
         inode=st.st_ino,
