@@ -28,6 +28,7 @@ from ripcord.cli.history_cmd import history_cmd
 from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
 from ripcord.cli.ls_cmd import ls
+from ripcord.cli.protect_cmd import protect, unprotect
 from ripcord.cli.restore_cmd import restore
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
@@ -85,6 +86,8 @@ for command in (init, backup, snapshots, ls, restore, stats, cat, key, find):
     cli.add_command(command)
 cli.add_command(diff)
 cli.add_command(history_cmd)
+cli.add_command(protect)
+cli.add_command(unprotect)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -28,12 +28,14 @@ def snapshots(env: Env, host: str | None, tags: tuple[str, ...]) -> None:
             for s in repo.snapshots()
             if (host is None or s.host == host) and set(tags) <= set(s.tags)
         ]
+        kept = repo.protected()
 
     def human(c: Console) -> None:
-        t = Table("id", "time", "host", "tags", "paths", "files", "size", box=None)
+        t = Table("id", "", "time", "host", "tags", "paths", "files", "size", box=None)
         for s in snaps:
             t.add_row(
                 s.id[:12],
+                "P" if s.id in kept else "",
                 s.time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
                 escape(s.host),  # names are text, never markup
                 escape(",".join(s.tags)),
@@ -42,9 +44,9 @@ def snapshots(env: Env, host: str | None, tags: tuple[str, ...]) -> None:
                 _human_bytes(s.summary.get("total_bytes", 0)),
             )
         c.print(t)
-        c.print(f"{len(snaps)} snapshots")
+        c.print(f"{len(snaps)} snapshots" + (" (P: protected)" if kept else ""))
 
-    env.emit([snapshot_doc(s) for s in snaps], human)
+    env.emit([{**snapshot_doc(s), "protected": s.id in kept} for s in snaps], human)
 
 
 def _human_bytes(n: int) -> str:

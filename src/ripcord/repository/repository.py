@@ -7,11 +7,14 @@ snapshot; a crash leaves at most packs nothing refers to.
 
 from __future__ import annotations
 
+import getpass
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import blake3
@@ -37,6 +40,7 @@ from ripcord.repository.index import (
 )
 from ripcord.repository.keys import KdfParams, MasterSecrets
 from ripcord.repository.locks import Clock, Lock, utcnow
+from ripcord.repository.marks import Mark, decode_mark, encode_mark, protected
 from ripcord.repository.pack import DATA, TREE, open_frame
 from ripcord.repository.packer import Packer, default_workers, pack_name
 from ripcord.repository.snapshots import Snapshot, decode_snapshot, encode_snapshot
@@ -347,6 +351,33 @@ class Repository:
         snap.id = content_id(data)
         self.store.put(f"snapshots/{snap.id}", data)
         return snap.id
+
+    def add_mark(self, kind: str, snapshot_id: str) -> Mark:
+        """Record that a snapshot is protected or released (a new object; nothing changes)."""
+        mark = Mark(kind, snapshot_id, self.clock(), socket.gethostname(), getpass.getuser())
+        data = encode_mark(self.key, mark)
+        mark_id = content_id(data)
+        self.store.put(f"marks/{mark_id}", data)
+        return replace(mark, id=mark_id)
+
+    def marks(self) -> list[Mark]:
+        """Every readable mark; a damaged one is left out and named in `left_out`."""
+        out = []
+        for info in self.store.list("marks"):
+            mark_id = info.name.split("/", 1)[1]
+            try:
+                data = self._get(info.name)
+                if content_id(data) != mark_id:
+                    raise CorruptObject(f"{info.name}: content does not match its name")
+                out.append(decode_mark(self.key, data, mark_id))
+            except (CorruptObject, MissingObject) as e:
+                if str(e) not in self.left_out:
+                    self.left_out.append(str(e))
+        return out
+
+    def protected(self) -> set[str]:
+        """Ids of the snapshots retention must never drop."""
+        return protected(self.marks())
 
     def snapshot_ids(self) -> list[str]:
         return sorted(i.name.split("/", 1)[1] for i in self.store.list("snapshots"))
