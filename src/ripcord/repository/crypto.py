@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import blake3
+import msgpack
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -61,3 +63,17 @@ def content_id(data: bytes) -> str:
 def is_content_id(value: object) -> bool:
     """Exactly 64 lowercase hex digits: `int(v, 16)` would also take '0x', '_' and spaces."""
     return isinstance(value, str) and _CONTENT_ID.fullmatch(value) is not None
+
+
+def open_msgpack(
+    key: bytes, data: bytes, aad: bytes, what: str, limit: int, unicode_errors: str = "strict"
+) -> Any:
+    """Bound, authenticate, then decode a sealed msgpack document: the order in
+    which every untrusted document is read (docs/FORMAT.md §Bounds)."""
+    if len(data) > limit:
+        raise CorruptObject(f"{what}: too large ({len(data)} bytes)")
+    plain = open_sealed(key, data, aad, what)
+    try:
+        return msgpack.unpackb(plain, unicode_errors=unicode_errors)
+    except (ValueError, TypeError) as e:
+        raise CorruptObject(f"{what}: malformed ({e})") from None

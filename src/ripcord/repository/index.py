@@ -18,7 +18,7 @@ from pathlib import Path
 import msgpack
 
 from ripcord.errors import CorruptObject
-from ripcord.repository.crypto import is_content_id, open_sealed, seal
+from ripcord.repository.crypto import is_content_id, open_msgpack, seal
 from ripcord.repository.pack import Frame, frames_from_wire, frames_to_wire
 
 INDEX_AAD = b"ripcord v1 index"
@@ -54,11 +54,8 @@ def encode_index_file(key: bytes, packs: Iterable[PackFrames]) -> bytes:
 
 
 def decode_index_file(key: bytes, data: bytes, what: str) -> list[PackFrames]:
-    if len(data) > MAX_INDEX:
-        raise CorruptObject(f"{what}: index file too large")
-    plain = open_sealed(key, data, INDEX_AAD, what)
+    doc = open_msgpack(key, data, INDEX_AAD, what, MAX_INDEX)
     try:
-        doc = msgpack.unpackb(plain)
         if doc["v"] != INDEX_VERSION:
             raise ValueError(f"index version {doc['v']}")
         out = []

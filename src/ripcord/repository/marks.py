@@ -15,7 +15,7 @@ from datetime import datetime
 import msgpack
 
 from ripcord.errors import CorruptObject
-from ripcord.repository.crypto import is_content_id, open_sealed, seal
+from ripcord.repository.crypto import is_content_id, open_msgpack, seal
 
 MARK_AAD = b"ripcord v1 mark"
 MARK_VERSION = 1
@@ -47,11 +47,8 @@ def encode_mark(key: bytes, mark: Mark) -> bytes:
 
 def decode_mark(key: bytes, data: bytes, mark_id: str) -> Mark:
     what = f"mark {mark_id}"
-    if len(data) > MAX_MARK:
-        raise CorruptObject(f"{what}: too large")
-    plain = open_sealed(key, data, MARK_AAD, what)
+    d = open_msgpack(key, data, MARK_AAD, what, MAX_MARK)
     try:
-        d = msgpack.unpackb(plain)
         if d["v"] != MARK_VERSION:
             raise ValueError(f"mark version {d['v']!r}")
         if d["kind"] not in KINDS or not is_content_id(d["snapshot"]):

@@ -15,7 +15,7 @@ from typing import Any
 import msgpack
 
 from ripcord.errors import CorruptObject, MissingObject, UsageError
-from ripcord.repository.crypto import is_content_id, open_sealed, seal
+from ripcord.repository.crypto import is_content_id, open_msgpack, seal
 
 SNAPSHOT_AAD = b"ripcord v1 snapshot"
 SNAPSHOT_VERSION = 1
@@ -52,11 +52,8 @@ def encode_snapshot(key: bytes, snap: Snapshot) -> bytes:
 
 def decode_snapshot(key: bytes, data: bytes, snap_id: str) -> Snapshot:
     what = f"snapshot {snap_id}"
-    if len(data) > MAX_SNAPSHOT:
-        raise CorruptObject(f"{what}: too large")
-    plain = open_sealed(key, data, SNAPSHOT_AAD, what)
+    d = open_msgpack(key, data, SNAPSHOT_AAD, what, MAX_SNAPSHOT, unicode_errors=PATHS)
     try:
-        d = msgpack.unpackb(plain, unicode_errors=PATHS)
         if d["version"] != SNAPSHOT_VERSION:
             raise ValueError(f"snapshot version {d['version']}")
         time = datetime.fromisoformat(d["time"])
