@@ -3,10 +3,7 @@ interruption, and the snapshot chain."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ from rich.console import Console
 
 from ripcord.cli.progress import RichProgress
 from tests.conftest import PASSWORD, Cli
-from tests.faults import api_repo, binary_argv, binary_env, node_at, pack_names, run_binary
+from tests.faults import api_repo, backup_until_packs_exist, node_at, random_files, run_binary
 
 FILES = ("a.txt", "docs/report.txt", "docs/deep/er/bin.dat")
 CHEAP = ("--kdf-iterations", "1", "--kdf-memory-mib", "1")
@@ -92,32 +89,18 @@ def test_password_file_and_command(cli: Cli, src: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("sig", "code", "word"),
-    [(signal.SIGINT, 130, b"interrupted"), (signal.SIGTERM, 143, b"terminated")],
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
 )
 def test_interrupt_or_terminate_leaves_the_repository_usable(
-    cli: Cli, src: Path, tmp_path: Path, sig: signal.Signals, code: int, word: bytes
+    cli: Cli, src: Path, tmp_path: Path, sig: signal.Signals, code: int, word: str
 ) -> None:
-    big = tmp_path / "big"
-    big.mkdir()
-    for i in range(20):
-        (big / f"{i:02}.bin").write_bytes(os.urandom(8 << 20))
-    before = pack_names(cli)
-    proc = subprocess.Popen(
-        binary_argv(cli, "backup", str(big)),
-        env=binary_env(cli),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and not (pack_names(cli) - before) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "the backup finished before it could be stopped"
+    big = random_files(tmp_path / "big", 20, 8 << 20)
+    proc = backup_until_packs_exist(cli, big)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code
     assert word in err
-    assert b"Traceback" not in err
+    assert "Traceback" not in err
     assert cli.ok("snapshots", "--json").json == []  # no snapshot of the half backup
     assert not list((cli.repo / "locks").iterdir())  # the lock was released
     cli.ok("backup", str(src))
