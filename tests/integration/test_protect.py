@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ripcord.repository import Repository
-from ripcord.repository.marks import Mark, encode_mark, protected
+from ripcord.repository.marks import Mark, encode_mark, fold
 from tests.conftest import Cli
 from tests.faults import api_repo, assert_clean_failure, damage
 
@@ -51,7 +51,10 @@ def test_marks_fold_in_time_order(mem_repo: Repository) -> None:
     s = "ab" * 32
 
     def mark(kind: str, minutes: int, mark_id: str) -> Mark:
-        return Mark(kind, s, t0 + timedelta(minutes=minutes), "h", "u", mark_id)
+        return Mark(kind, (s,), t0 + timedelta(minutes=minutes), "h", "u", "", mark_id)
+
+    def protected(marks: list[Mark]) -> set[str]:
+        return fold(marks, t0 + timedelta(days=1)).protected
 
     assert protected([mark("unprotect", 2, "b"), mark("protect", 1, "a")]) == set()
     assert protected([mark("protect", 3, "c"), mark("unprotect", 2, "b")]) == {s}

@@ -12,7 +12,7 @@ def _mark(env: Env, kind: str, snapshot: str) -> None:
     with env.open() as repo:
         snap = resolve(repo.snapshots(), snapshot)
         with repo.lock():
-            mark = repo.add_mark(kind, snap.id)
+            mark = repo.add_mark(kind, [snap.id])
             now = snap.id in repo.protected()
     verb = "protected" if now else "no longer protected"
     env.emit(

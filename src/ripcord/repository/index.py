@@ -32,7 +32,10 @@ CREATE TABLE IF NOT EXISTS blobs (
     blob_off INT, blob_len INT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS condemned (pack INT PRIMARY KEY);
 """
+# blobs a backup may deduplicate against: not in a pack a prune has condemned
+_USABLE = "pack NOT IN (SELECT pack FROM condemned)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +121,23 @@ class IndexCache:
             _read_ahead(path)
         self.db = _open_cache(path)
         self._pack_ids: dict[str, int] = {}
+        self._condemned = False
+
+    def condemn(self, packs: Iterable[str]) -> None:
+        """Packs a pending prune will delete: still readable, never deduplicated against."""
+        self.db.execute("DELETE FROM condemned")
+        rows = [(self._pack_n(p),) for p in packs]
+        self.db.executemany("INSERT OR IGNORE INTO condemned VALUES (?)", rows)
+        self._condemned = bool(rows)
 
     def known_files(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT name FROM index_files")}
 
     def reset(self) -> None:
-        self.db.executescript("DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files;")
+        self.db.executescript(
+            "DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files; DELETE FROM condemned;"
+        )
+        self._condemned = False
         self._pack_ids.clear()
 
     def _pack_n(self, name: str) -> int:
@@ -156,7 +170,8 @@ class IndexCache:
             raise
 
     def has(self, blob_id: bytes) -> bool:
-        return self.db.execute("SELECT 1 FROM blobs WHERE id=?", (blob_id,)).fetchone() is not None
+        """Whether a backup may reuse the blob (not only in a condemned pack)."""
+        return bool(self.known_many([blob_id]))
 
     def lookup(self, blob_id: bytes) -> Location | None:
         row = self.db.execute(
@@ -167,14 +182,14 @@ class IndexCache:
         return Location(*row) if row else None
 
     def known_many(self, blob_ids: list[bytes]) -> set[bytes]:
-        """Which of these blobs the index holds, in few queries."""
+        """Which of these blobs a backup may reuse, in few queries."""
+        usable = f" AND {_USABLE}" if self._condemned else ""
         out: set[bytes] = set()
         for i in range(0, len(blob_ids), 500):
             batch = blob_ids[i : i + 500]
             marks = ",".join("?" * len(batch))
-            out.update(
-                r[0] for r in self.db.execute(f"SELECT id FROM blobs WHERE id IN ({marks})", batch)
-            )
+            query = f"SELECT id FROM blobs WHERE id IN ({marks}){usable}"
+            out.update(r[0] for r in self.db.execute(query, batch))
         return out
 
     def lookup_many(self, blob_ids: list[bytes]) -> dict[bytes, Location]:

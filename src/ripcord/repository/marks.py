@@ -1,16 +1,17 @@
 """Marks: small write-once records that change what a snapshot means.
 
 A snapshot is never rewritten, so protecting one (retention may never drop
-it) or releasing it is a new object under marks/, folded in time order. Being
-an append, a mark can be written to write-once and append-only storage, and a
-later mark can undo an earlier one without deleting anything
-(docs/FORMAT.md §Marks).
+it), releasing it, or forgetting it is a new object under marks/, folded in
+time order. Being an append, a mark can be written to write-once and
+append-only storage, a later mark can undo an earlier one without deleting
+anything, and a forget mark stays behind after prune deleted the snapshot, so
+the snapshot chain can tell a forget from a tamper (docs/FORMAT.md §Marks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import msgpack
 
@@ -19,17 +20,20 @@ from ripcord.repository.crypto import is_content_id, open_msgpack, seal
 
 MARK_AAD = b"ripcord v1 mark"
 MARK_VERSION = 1
-MAX_MARK = 64 << 10
-KINDS = ("protect", "unprotect")
+MAX_MARK = 16 << 20  # a forget of 100,000 snapshots fits
+KINDS = ("protect", "unprotect", "forget")
+WEAKENING = ("unprotect", "forget")  # what a planted mark would want to do
+SKEW = timedelta(minutes=5)  # clock difference between hosts that is still "now"
 
 
 @dataclass(frozen=True)
 class Mark:
     kind: str
-    snapshot: str
+    snapshots: tuple[str, ...]
     time: datetime
     host: str
     user: str
+    reason: str = ""  # why: the policy of a forget, free text otherwise
     id: str = ""  # storage name; not part of the stored document
 
 
@@ -37,10 +41,11 @@ def encode_mark(key: bytes, mark: Mark) -> bytes:
     doc = {
         "v": MARK_VERSION,
         "kind": mark.kind,
-        "snapshot": mark.snapshot,
+        "snapshots": list(mark.snapshots),
         "time": mark.time.isoformat(),
         "host": mark.host,
         "user": mark.user,
+        "reason": mark.reason,
     }
     return seal(key, bytes(msgpack.packb(doc)), MARK_AAD)
 
@@ -51,24 +56,57 @@ def decode_mark(key: bytes, data: bytes, mark_id: str) -> Mark:
     try:
         if d["v"] != MARK_VERSION:
             raise ValueError(f"mark version {d['v']!r}")
-        if d["kind"] not in KINDS or not is_content_id(d["snapshot"]):
-            raise ValueError("unknown kind or bad snapshot id")
+        snaps = d["snapshots"]
+        if d["kind"] not in KINDS or not isinstance(snaps, list):
+            raise ValueError("unknown kind or no snapshot list")
+        if not snaps or not all(is_content_id(s) for s in snaps):
+            raise ValueError("bad snapshot id")
         time = datetime.fromisoformat(d["time"])
         if time.tzinfo is None:
             raise ValueError("mark time has no time zone")
         return Mark(
-            str(d["kind"]), str(d["snapshot"]), time, str(d["host"]), str(d["user"]), mark_id
+            str(d["kind"]),
+            tuple(str(s) for s in snaps),
+            time,
+            str(d["host"]),
+            str(d["user"]),
+            str(d["reason"]),
+            mark_id,
         )
     except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise CorruptObject(f"{what}: malformed ({e})") from None
 
 
-def protected(marks: list[Mark]) -> set[str]:
-    """Snapshots protected once every mark is applied, oldest first (ties by id)."""
-    out: set[str] = set()
+@dataclass
+class Standing:
+    """What the marks say, folded: which snapshots are protected, which forgotten."""
+
+    protected: set[str] = field(default_factory=set)
+    forgotten: set[str] = field(default_factory=set)
+    ignored: list[Mark] = field(default_factory=list)  # dated in the future: not applied
+
+
+def fold(marks: list[Mark], now: datetime, skew: timedelta = SKEW) -> Standing:
+    """Apply every mark, oldest first (ties by id).
+
+    A mark dated after `now` (beyond `skew`) that would weaken a snapshot's
+    standing is not applied: a planted unprotect dated next year must not
+    override every protect written until then. A snapshot that is protected
+    once everything is folded is never forgotten, whatever the order: a forget
+    mark backdated to before a protect cannot undo it.
+    """
+    out = Standing()
+    forgets: set[str] = set()
     for m in sorted(marks, key=lambda m: (m.time, m.id)):
-        if m.kind == "protect":
-            out.add(m.snapshot)
-        else:
-            out.discard(m.snapshot)
+        if m.kind in WEAKENING and m.time - now > skew:
+            out.ignored.append(m)
+            continue
+        for snap in m.snapshots:
+            if m.kind == "protect":
+                out.protected.add(snap)
+            elif m.kind == "unprotect":
+                out.protected.discard(snap)
+            else:
+                forgets.add(snap)
+    out.forgotten = forgets - out.protected
     return out

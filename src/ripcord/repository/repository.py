@@ -40,9 +40,10 @@ from ripcord.repository.index import (
 )
 from ripcord.repository.keys import KdfParams, MasterSecrets
 from ripcord.repository.locks import Clock, Lock, utcnow
-from ripcord.repository.marks import Mark, decode_mark, encode_mark, protected
-from ripcord.repository.pack import DATA, TREE, open_frame
+from ripcord.repository.marks import Mark, Standing, decode_mark, encode_mark, fold
+from ripcord.repository.pack import DATA, TREE, Frame, open_frame, read_trailer
 from ripcord.repository.packer import Packer, default_workers, pack_name
+from ripcord.repository.pending import Barrier, Plan, decode_pending
 from ripcord.repository.snapshots import Snapshot, decode_snapshot, encode_snapshot
 from ripcord.storage import ObjectNotFound, Store
 
@@ -67,7 +68,7 @@ class Repository:
         self._unindexed: list[PackFrames] = []
         self._unindexed_blobs = 0
         self._primed: dict[bytes, bool] = {}  # index answers for the batch being added
-        self._pending: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
+        self._unflushed: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
         # one LRU per blob type, so that walking trees never evicts the data being
         # restored and a stream of data frames never evicts the trees being walked
         self._frames = {t: _FrameCache(FRAME_CACHE_BYTES) for t in (DATA, TREE)}
@@ -75,6 +76,8 @@ class Repository:
         self._loading: dict[tuple[str, int], Future[bytes]] = {}  # frames being read now
         self.stored_bytes = 0  # pack bytes written by this process
         self.left_out: list[str] = []  # damaged snapshots and index files skipped, and why
+        self.held: Lock | None = None  # the lock this process holds, if any
+        self.written_index: list[str] = []  # index files this process wrote
         workers = default_workers()
         self._cpu = ThreadPoolExecutor(workers, thread_name_prefix="ripcord-cpu")
         self._io = ThreadPoolExecutor(2, thread_name_prefix="ripcord-io")
@@ -131,13 +134,22 @@ class Repository:
         self.close()
 
     @contextmanager
-    def lock(self, exclusive: bool = False) -> Iterator[Lock]:
-        lock = Lock(self.store, self.key, exclusive, self.clock)
+    def lock(self, exclusive: bool = False, prune: bool = False) -> Iterator[Lock]:
+        """Hold a lock while the body runs, refreshed in the background.
+
+        The index is read again once the lock is held: a prune that condemned
+        data before this lock existed does not wait for us, so we must see its
+        plan and stop deduplicating against what it condemned.
+        """
+        lock = Lock(self.store, self.key, exclusive, self.clock, prune=prune)
         lock.acquire()
+        self.held = lock
         try:
+            self.sync_index()
             with lock.kept_fresh():
                 yield lock
         finally:
+            self.held = None
             lock.release()
 
     # -- key slots -----------------------------------------------------------------------
@@ -176,19 +188,56 @@ class Repository:
     # -- index ---------------------------------------------------------------------------
 
     def sync_index(self) -> None:
-        """Bring the local index cache up to the repository's index files."""
+        """Bring the local index cache up to the repository's index files, and learn
+        what pending prunes condemned (readable still, never deduplicated against)."""
+        plans = [p for p in self.pending() if isinstance(p, Plan)]
+        doomed = {f"index/{i}" for p in plans for i in p.indexes}
         names = {i.name for i in self.store.list("index")}
         known = self.index.known_files()
         if known - names:
             self.index.reset()
             known = set()
-        for name in sorted(names - known):
+        # files not condemned first: where a blob is in both, the lasting location wins
+        for name in sorted(names - known, key=lambda n: (n in doomed, n)):
             try:
-                packs = decode_index_file(self.key, self._get(name), name)
+                packs = self.read_index_file(name)
             except (CorruptObject, MissingObject) as e:
                 self.left_out.append(str(e))  # only the blobs it lists go missing
                 continue
             self.index.add(packs, name)
+        self.index.condemn({pack for p in plans for pack in p.packs})
+
+    def pending(self) -> list[Plan | Barrier]:
+        """Every readable pending-deletion record; a damaged one is named in `left_out`."""
+        out: list[Plan | Barrier] = []
+        for info in self.store.list("pending"):
+            object_id = info.name.split("/", 1)[1]
+            try:
+                data = self._get(info.name)
+                if content_id(data) != object_id:
+                    raise CorruptObject(f"{info.name}: content does not match its name")
+                out.append(decode_pending(self.key, data, object_id))
+            except (CorruptObject, MissingObject) as e:
+                if str(e) not in self.left_out:
+                    self.left_out.append(str(e))
+        return out
+
+    def write_index_file(self, packs: list[PackFrames]) -> str:
+        """Store one index file listing `packs` and absorb it; returns its name."""
+        data = encode_index_file(self.key, packs)
+        name = f"index/{content_id(data)}"
+        self.store.put(name, data)
+        self.index.add(packs, name)
+        self.written_index.append(name)
+        return name
+
+    def read_index_file(self, name: str) -> list[PackFrames]:
+        return decode_index_file(self.key, self._get(name), name)
+
+    def read_pack_frames(self, pack_id: str) -> list[Frame]:
+        """A pack's frame list from its own trailer (when no index file lists it)."""
+        name = pack_name(pack_id)
+        return read_trailer(self.key, self._get(name), name)
 
     def _stored(self, pack: PackFrames, size: int) -> None:
         self._unindexed.append(pack)
@@ -202,14 +251,11 @@ class Repository:
             return
         packs, self._unindexed, self._unindexed_blobs = self._unindexed, [], 0
         self._primed = {}  # blobs move from pending to the index: answers may be stale
-        data = encode_index_file(self.key, packs)
-        name = f"index/{content_id(data)}"
-        self.store.put(name, data)
-        self.index.add(packs, name)
+        self.write_index_file(packs)
         for _, frames in packs:
             for f in frames:
                 for b in f.blobs:
-                    self._pending.pop(b.id, None)
+                    self._unflushed.pop(b.id, None)
 
     def flush(self) -> None:
         """Make every blob added so far durable and indexed."""
@@ -232,7 +278,7 @@ class Repository:
         return blake3.blake3(digest, key=self.secrets.id_key).digest()
 
     def has_blob(self, blob_id: bytes) -> bool:
-        if blob_id in self._pending:
+        if blob_id in self._unflushed:
             return True
         primed = self._primed.get(blob_id)
         return primed if primed is not None else self.index.has(blob_id)
@@ -247,21 +293,22 @@ class Repository:
         self._primed = {b: b in known for b in blob_ids}
 
     def add_blob(
-        self, blob_type: int, data: bytes, blob_id: bytes | None = None
+        self, blob_type: int, data: bytes, blob_id: bytes | None = None, again: bool = False
     ) -> tuple[bytes, bool]:
-        """Store a blob unless already present; returns (id, newly stored)."""
+        """Store a blob unless already present (with `again`, even then: prune moving it
+        out of a pack it will delete); returns (id, newly stored)."""
         if blob_id is None:
             blob_id = self.blob_id(data)
-        if self.has_blob(blob_id):
+        if blob_id in self._unflushed or (not again and self.has_blob(blob_id)):
             return blob_id, False
-        self._pending[blob_id] = blob_type
+        self._unflushed[blob_id] = blob_type
         self._packers[blob_type].add(blob_id, blob_type, bytes(data))
         return blob_id, True
 
     def locate(self, blob_id: bytes) -> Location:
         loc = self.index.lookup(blob_id)
         if loc is None:
-            if blob_id in self._pending:
+            if blob_id in self._unflushed:
                 self.flush()
                 return self.locate(blob_id)
             raise MissingObject(f"blob {blob_id.hex()} is not in the index")
@@ -269,7 +316,7 @@ class Repository:
 
     def locate_many(self, blob_ids: list[bytes]) -> dict[bytes, Location]:
         """Where each blob is; blobs not in the index are simply absent."""
-        if any(b in self._pending for b in blob_ids):
+        if any(b in self._unflushed for b in blob_ids):
             self.flush()
         return self.index.lookup_many(blob_ids)
 
@@ -345,16 +392,29 @@ class Repository:
     # -- snapshots -----------------------------------------------------------------------
 
     def save_snapshot(self, snap: Snapshot) -> str:
-        """Write a snapshot; everything it references must already be flushed."""
+        """Write a snapshot; everything it references must already be flushed.
+
+        Refused when this process's lock may look stale to others by now: a prune
+        may have deleted data the snapshot would reference."""
         self.flush()
+        if self.held is not None:
+            self.held.ensure_fresh()
         data = encode_snapshot(self.key, snap)
         snap.id = content_id(data)
         self.store.put(f"snapshots/{snap.id}", data)
         return snap.id
 
-    def add_mark(self, kind: str, snapshot_id: str) -> Mark:
-        """Record that a snapshot is protected or released (a new object; nothing changes)."""
-        mark = Mark(kind, snapshot_id, self.clock(), socket.gethostname(), getpass.getuser())
+    def add_mark(self, kind: str, snapshot_ids: list[str], reason: str = "") -> Mark:
+        """Record that snapshots are protected, released or forgotten (a new object;
+        nothing else changes)."""
+        mark = Mark(
+            kind,
+            tuple(snapshot_ids),
+            self.clock(),
+            socket.gethostname(),
+            getpass.getuser(),
+            reason,
+        )
         data = encode_mark(self.key, mark)
         mark_id = content_id(data)
         self.store.put(f"marks/{mark_id}", data)
@@ -375,9 +435,22 @@ class Repository:
                     self.left_out.append(str(e))
         return out
 
+    def standing(self) -> Standing:
+        """The marks folded at the real clock; a mark dated in the future that would
+        weaken a snapshot's standing is not applied and is named in `left_out`."""
+        out = fold(self.marks(), self.clock())
+        for m in out.ignored:
+            why = (
+                f"marks/{m.id}: a {m.kind} mark dated {m.time:%Y-%m-%d %H:%M %Z},"
+                " in the future, is not applied"
+            )
+            if why not in self.left_out:
+                self.left_out.append(why)
+        return out
+
     def protected(self) -> set[str]:
         """Ids of the snapshots retention must never drop."""
-        return protected(self.marks())
+        return self.standing().protected
 
     def snapshot_ids(self) -> list[str]:
         return sorted(i.name.split("/", 1)[1] for i in self.store.list("snapshots"))
@@ -389,11 +462,15 @@ class Repository:
             raise CorruptObject(f"{name}: content does not match its name (damaged or altered)")
         return decode_snapshot(self.key, data, snap_id)
 
-    def snapshots(self) -> list[Snapshot]:
-        """All readable snapshots, oldest first. A damaged one is left out, its error kept
-        in `left_out`: one bad object must not hide every other snapshot."""
+    def snapshots(self, forgotten: bool = False) -> list[Snapshot]:
+        """All readable snapshots not forgotten (with `forgotten`, those too), oldest
+        first. A damaged one is left out, its error kept in `left_out`: one bad object
+        must not hide every other snapshot."""
+        hidden = set() if forgotten else self.standing().forgotten
         snaps = []
         for snap_id in self.snapshot_ids():
+            if snap_id in hidden:
+                continue
             try:
                 snaps.append(self.load_snapshot(snap_id))
             except (CorruptObject, MissingObject) as e:

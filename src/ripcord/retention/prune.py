@@ -1,0 +1,372 @@
+"""Prune: delete what no snapshot references, safely beside running backups.
+
+Deletion lives here and nowhere else. It happens in two steps
+(docs/FORMAT.md §Pruning beside backups):
+
+1. **Plan.** Walk every snapshot that is not forgotten, find the packs no
+   blob of which is used (deleted) and the packs mostly unused (their used
+   blobs are copied into new packs, then the old ones deleted), write new
+   index files for what stays, and write a *plan* that condemns the old
+   packs, the old index files and the forgotten snapshots. Then a *barrier*
+   naming every lock holder alive at that moment.
+2. **Carry out.** Once every holder on the barrier has finished (or its lock
+   went stale), delete what the plan condemned, except packs that a snapshot
+   written meanwhile turned out to need (a backup that started before the
+   plan may have reused their blobs): those are rescued and indexed again.
+
+A client that locks after the plan was written reads it and never reuses
+condemned blobs, so it needs no waiting for. A prune killed at any point
+leaves the repository readable; the next prune carries out or finishes what
+is pending before planning anything new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ripcord.archive.trees import load_nodes
+from ripcord.errors import MissingObject, RipcordError
+from ripcord.repository import Repository, Snapshot
+from ripcord.repository.crypto import content_id
+from ripcord.repository.index import Location, PackFrames
+from ripcord.repository.locks import Lock
+from ripcord.repository.pack import Frame
+from ripcord.repository.packer import pack_name
+from ripcord.repository.pending import Barrier, Plan, encode_barrier, encode_plan
+from ripcord.repository.repository import INDEX_MAX_BLOBS
+from ripcord.storage import ObjectNotFound
+
+DEFAULT_MAX_UNUSED = 0.05  # of the repository's size, as restic
+POLL = 5.0  # seconds between looks at the barrier's holders while waiting
+
+
+@dataclass
+class PruneOptions:
+    max_unused: float = DEFAULT_MAX_UNUSED  # share of the repository left unused
+    dry_run: bool = False
+    wait: float = 0.0  # seconds to wait for backups that started before the plan
+
+
+@dataclass
+class PruneReport:
+    dry_run: bool = False
+    snapshots_deleted: int = 0
+    packs_deleted: int = 0
+    packs_repacked: int = 0
+    blobs_repacked: int = 0
+    packs_rescued: int = 0
+    index_files_replaced: int = 0
+    size_before: int = 0  # stored bytes of all packs when the plan was made
+    unused_before: int = 0  # of which no snapshot needs
+    bytes_deleted: int = 0  # stored bytes of packs deleted
+    bytes_written: int = 0  # stored bytes of new packs (repacking)
+    plans_done: list[str] = field(default_factory=list)
+    plans_abandoned: list[str] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)  # plan id -> holders still running
+
+    @property
+    def freed(self) -> int:
+        return self.bytes_deleted - self.bytes_written
+
+
+Say = Callable[[str], None]
+
+
+def prune(repo: Repository, options: PruneOptions, say: Say = lambda _: None) -> PruneReport:
+    """Carry out what earlier prunes left pending, then plan and carry out a new prune."""
+    report = PruneReport(dry_run=options.dry_run)
+    if not 0 <= options.max_unused <= 1:
+        raise RipcordError(f"max unused must be between 0% and 100%: {options.max_unused:.0%}")
+    deadline = time.monotonic() + options.wait
+    with repo.lock(prune=True) as lock:
+        if not options.dry_run:
+            carry_out(repo, lock, report, deadline, say)
+            if report.waiting:
+                say("an earlier prune is still waiting for backups: nothing new planned")
+                return report
+        plan = make_plan(repo, options, report, lock, say)
+        if plan is not None:
+            carry_out(repo, lock, report, deadline, say)
+    return report
+
+
+# -- step 1: the plan ---------------------------------------------------------------------
+
+
+@dataclass
+class _PackUse:
+    size: int  # stored bytes, trailer included
+    frames: list[Frame]
+    used: int = 0  # stored bytes attributable to used blobs
+    keep: list[tuple[Frame, int]] = field(default_factory=list)  # (frame, blob index) used here
+
+
+def make_plan(
+    repo: Repository, options: PruneOptions, report: PruneReport, lock: Lock, say: Say
+) -> Plan | None:
+    snaps, doomed = _snapshots(repo)
+    say(f"finding the data {len(snaps)} snapshots use")
+    used, _ = referenced(repo, snaps)
+    sizes = repo.pack_sizes()
+    index_names = sorted(i.name for i in repo.store.list("index"))
+    packs: dict[str, _PackUse] = {}
+    for name in index_names:
+        for pack, frames in repo.read_index_file(name):
+            if pack not in packs and pack in sizes:
+                packs[pack] = _PackUse(sizes[pack], frames)
+    orphans = [p for p in sizes if p not in packs]  # in no index: a crashed writer's
+    missing = _place(used, packs)
+    if missing:
+        example = next(iter(missing)).hex()
+        raise MissingObject(
+            f"{len(missing)} blobs the snapshots use are in no pack the index lists (e.g."
+            f" {example}); prune deletes nothing while data is missing: repair the repository"
+        )
+    report.size_before = sum(sizes.values())
+    gone = [p for p, u in packs.items() if not u.keep]
+    partial = sorted(
+        (p for p, u in packs.items() if u.keep and u.used < u.size),
+        key=lambda p: packs[p].used / packs[p].size,
+    )
+    unused = sum(packs[p].size - packs[p].used for p in partial)
+    report.unused_before = unused + sum(sizes[p] for p in gone + orphans)
+    total = sum(packs[p].size for p in packs if p not in gone)
+    repack = []
+    for p in partial:
+        if unused <= options.max_unused * total:
+            break
+        repack.append(p)
+        unused -= packs[p].size - packs[p].used
+        total -= packs[p].size - packs[p].used
+    report.packs_repacked = len(repack)
+    if not (gone or orphans or repack or doomed):
+        say("nothing to prune")
+        return None
+    if options.dry_run:  # what would go
+        report.blobs_repacked = sum(len(packs[p].keep) for p in repack)
+        report.packs_deleted = len(gone) + len(orphans) + len(repack)
+        report.snapshots_deleted = len(doomed)
+        report.bytes_deleted = sum(sizes[p] for p in gone + orphans + repack)
+        return None
+    say(f"copying the used data out of {len(repack)} mostly unused packs")
+    written_before = repo.stored_bytes
+    for p in repack:
+        for frame, i in packs[p].keep:
+            b = frame.blobs[i]
+            loc = Location(p, b.type, frame.offset, frame.length, b.offset, b.length)
+            repo.add_blob(b.type, repo.read_at(b.id, loc), b.id, again=True)
+            report.blobs_repacked += 1
+    repo.flush()
+    report.bytes_written = repo.stored_bytes - written_before
+    condemned = set(gone) | set(orphans) | set(repack)
+    lasting = [(p, u.frames) for p, u in packs.items() if p not in condemned]
+    for chunk in _chunks(lasting):
+        repo.write_index_file(chunk)
+    report.index_files_replaced = len(index_names)
+    plan = Plan(
+        time=repo.clock(),
+        host=socket.gethostname(),
+        packs=sorted(condemned),
+        indexes=[n.split("/", 1)[1] for n in index_names],
+        snapshots=doomed,
+        seen=[s.id for s in snaps],
+    )
+    data = encode_plan(repo.key, plan)
+    plan.id = content_id(data)
+    repo.store.put(f"pending/{plan.id}", data)
+    _barrier(repo, plan, lock)
+    return plan
+
+
+def _snapshots(repo: Repository) -> tuple[list[Snapshot], list[str]]:
+    """The snapshots to keep, and the ids of the forgotten ones still stored.
+
+    A snapshot that cannot be read stops prune: what it references is unknown.
+    """
+    stored = repo.snapshot_ids()
+    forgotten = repo.standing().forgotten
+    readable = repo.snapshots(forgotten=True)
+    unreadable = set(stored) - {s.id for s in readable} - forgotten
+    if unreadable:
+        example = min(unreadable)
+        raise RipcordError(
+            f"{len(unreadable)} snapshots cannot be read (e.g. {example[:12]}); prune cannot"
+            " know what they reference and deletes nothing. Forget them by id first"
+            f" (ripcord forget {example}) if they are beyond repair."
+        )
+    live = [s for s in readable if s.id not in forgotten]
+    return live, sorted(set(stored) & forgotten)
+
+
+def referenced(
+    repo: Repository, snaps: Iterable[Snapshot], trees: set[bytes] | None = None
+) -> tuple[set[bytes], set[bytes]]:
+    """(every blob id the snapshots use, the tree ids among them).
+
+    `trees` already walked are skipped: tree ids are content hashes, so a
+    subtree shared by a thousand snapshots is read once.
+    """
+    trees = set() if trees is None else trees
+    used: set[bytes] = set()
+    stack = [bytes.fromhex(s.tree) for s in snaps]
+    while stack:
+        tree = stack.pop()
+        if tree in trees:
+            continue
+        trees.add(tree)
+        used.add(tree)
+        for node in load_nodes(repo, tree):
+            used.update(node.content)
+            if node.subtree is not None:
+                stack.append(node.subtree)
+    return used, trees
+
+
+def _place(used: set[bytes], packs: dict[str, _PackUse]) -> set[bytes]:
+    """Give each used blob one pack to live in; count what each pack's used blobs
+    cost. Returns the used blobs no pack holds."""
+    left = set(used)
+    for use in packs.values():
+        for frame in use.frames:
+            total = sum(b.length for b in frame.blobs) or 1
+            kept = 0
+            for i, b in enumerate(frame.blobs):
+                if b.id in left:
+                    left.discard(b.id)
+                    use.keep.append((frame, i))
+                    kept += b.length
+            use.used += frame.length * kept // total
+    return left
+
+
+def _chunks(packs: list[PackFrames]) -> Iterable[list[PackFrames]]:
+    """Index files of at most INDEX_MAX_BLOBS blobs each."""
+    chunk: list[PackFrames] = []
+    count = 0
+    for pack, frames in packs:
+        n = sum(len(f.blobs) for f in frames)
+        if chunk and count + n > INDEX_MAX_BLOBS:
+            yield chunk
+            chunk, count = [], 0
+        chunk.append((pack, frames))
+        count += n
+    if chunk:
+        yield chunk
+
+
+def _barrier(repo: Repository, plan: Plan, lock: Lock) -> Barrier:
+    """Name the holders that may have started before the plan was durable."""
+    barrier = Barrier(plan.id, repo.clock(), sorted(lock.live_holders()))
+    data = encode_barrier(repo.key, barrier)
+    barrier.id = content_id(data)
+    repo.store.put(f"pending/{barrier.id}", data)
+    return barrier
+
+
+# -- step 2: carrying it out ----------------------------------------------------------------
+
+
+def carry_out(repo: Repository, lock: Lock, report: PruneReport, deadline: float, say: Say) -> None:
+    """Carry out every pending plan whose barrier has cleared, oldest first."""
+    records = repo.pending()
+    plans = sorted((r for r in records if isinstance(r, Plan)), key=lambda p: (p.time, p.id))
+    barriers = {r.plan: r for r in records if isinstance(r, Barrier)}
+    for stray in set(barriers) - {p.id for p in plans}:
+        _delete(repo, f"pending/{barriers[stray].id}")  # its plan is done: a crash between
+    for plan in plans:
+        barrier = barriers.get(plan.id) or _barrier(repo, plan, lock)
+        while True:
+            running = set(barrier.holders) & lock.live_holders()
+            if not running or time.monotonic() >= deadline:
+                break
+            say(f"waiting for {len(running)} backups that started before the prune")
+            time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+        if running:
+            report.waiting[plan.id] = len(running)
+            continue
+        _execute(repo, plan, barrier, report, say)
+
+
+def _execute(repo: Repository, plan: Plan, barrier: Barrier, report: PruneReport, say: Say) -> None:
+    repo.sync_index()  # learn index files written since the plan (backups that finished)
+    condemned = set(plan.packs)
+    indexed = _indexed_since(repo, plan, condemned)
+    rescued = _needed_since(repo, plan, condemned) | indexed
+    if rescued:
+        say(f"keeping {len(rescued)} packs that backups running beside the prune used")
+        if rescued - indexed:
+            repo.write_index_file(_frames_of(repo, plan, rescued - indexed))
+        report.packs_rescued += len(rescued)
+    sizes = repo.pack_sizes()
+    for p in sorted(condemned - rescued):
+        if p in sizes:
+            report.packs_deleted += 1
+            report.bytes_deleted += sizes[p]
+        _delete(repo, pack_name(p))
+    stored = set(repo.snapshot_ids())
+    for s in plan.snapshots:
+        report.snapshots_deleted += s in stored
+        _delete(repo, f"snapshots/{s}")
+    for i in plan.indexes:
+        _delete(repo, f"index/{i}")
+    # the plan goes last: until then, a killed prune is carried out again
+    _delete(repo, f"pending/{barrier.id}")
+    _delete(repo, f"pending/{plan.id}")
+    repo.sync_index()
+    report.plans_done.append(plan.id)
+
+
+def _frames_of(repo: Repository, plan: Plan, packs: set[str]) -> list[PackFrames]:
+    """The frame lists of rescued packs, from the index files the plan condemned
+    (still there), or else from the packs' own trailers."""
+    found: dict[str, list[Frame]] = {}
+    for i in plan.indexes:
+        if len(found) == len(packs):
+            break
+        try:
+            listed = repo.read_index_file(f"index/{i}")
+        except MissingObject:
+            continue
+        found.update((p, frames) for p, frames in listed if p in packs)
+    for p in packs - set(found):
+        found[p] = repo.read_pack_frames(p)
+    return sorted(found.items())
+
+
+def _needed_since(repo: Repository, plan: Plan, condemned: set[str]) -> set[str]:
+    """Condemned packs holding the only copy of a blob that a snapshot written since
+    the plan uses (its backup started before the plan and reused the blob)."""
+    known = set(plan.seen) | set(plan.snapshots)
+    new = [s for s in repo.snapshots(forgotten=True) if s.id not in known]
+    if not new:
+        return set()
+    used, _ = referenced(repo, new)
+    usable = repo.index.known_many(list(used))  # outside every condemned pack
+    out: set[str] = set()
+    for loc in repo.locate_many([b for b in used if b not in usable]).values():
+        if loc.pack in condemned:
+            out.add(loc.pack)
+    return out
+
+
+def _indexed_since(repo: Repository, plan: Plan, condemned: set[str]) -> set[str]:
+    """Condemned packs that an index file written since the plan lists: a backup that
+    was storing them when the plan was made indexed them later."""
+    old = {f"index/{i}" for i in plan.indexes}
+    out: set[str] = set()
+    for info in repo.store.list("index"):
+        if info.name in old or info.name in repo.written_index:
+            continue
+        for pack, _ in repo.read_index_file(info.name):
+            if pack in condemned:
+                out.add(pack)
+    return out
+
+
+def _delete(repo: Repository, name: str) -> None:
+    with contextlib.suppress(ObjectNotFound):  # a killed prune's: already gone
+        repo.store.delete(name)
