@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ripcord.archive.trees import load_nodes
-from ripcord.errors import MissingObject, RipcordError
+from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.crypto import content_id
 from ripcord.repository.index import Location, PackFrames
@@ -212,18 +212,29 @@ def referenced(
     """
     trees = set() if trees is None else trees
     used: set[bytes] = set()
-    stack = [bytes.fromhex(s.tree) for s in snaps]
+    for snap in snaps:
+        try:
+            _walk(repo, bytes.fromhex(snap.tree), trees, used)
+        except (MissingObject, CorruptObject) as e:
+            raise type(e)(
+                f"snapshot {snap.id[:12]} cannot be read whole ({e}); prune deletes nothing"
+                " while data is missing or damaged"
+            ) from None
+    return used, trees
+
+
+def _walk(repo: Repository, root: bytes, trees: set[bytes], used: set[bytes]) -> None:
+    stack = [root]
     while stack:
         tree = stack.pop()
         if tree in trees:
             continue
-        trees.add(tree)
-        used.add(tree)
         for node in load_nodes(repo, tree):
             used.update(node.content)
             if node.subtree is not None:
                 stack.append(node.subtree)
-    return used, trees
+        trees.add(tree)  # only once read whole: a failed walk leaves no false "seen"
+        used.add(tree)
 
 
 def _place(used: set[bytes], packs: dict[str, _PackUse]) -> set[bytes]:
