@@ -61,7 +61,7 @@ def restore(
         excludes=list(excludes),
         verify=verify,
     )
-    with env.open() as repo:
+    with env.open() as repo, repo.reading():
         snap = resolve(repo.snapshots(), snapshot)
         report = Restorer(repo, snap, options, env.progress()).run()
     doc = {

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from ripcord.errors import (
     MissingObject,
     RepositoryNotFound,
     RipcordError,
+    StoreError,
     UnsupportedFormat,
     WrongPassword,
 )
@@ -151,6 +152,16 @@ class Repository:
         finally:
             self.held = None
             lock.release()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A shared lock for a long read, so that no prune deletes a pack this reader
+        located before the prune's plan. On storage that cannot be written (read-only
+        media) the read goes on without one: nothing can prune there either."""
+        with ExitStack() as stack:
+            with suppress(StoreError):
+                stack.enter_context(self.lock())
+            yield
 
     # -- key slots -----------------------------------------------------------------------
 
