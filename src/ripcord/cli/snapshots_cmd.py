@@ -29,6 +29,13 @@ def snapshots(env: Env, host: str | None, tags: tuple[str, ...]) -> None:
             if (host is None or s.host == host) and set(tags) <= set(s.tags)
         ]
         kept = repo.protected()
+        gaps = repo.chain_gaps()
+    for missing, naming in sorted(gaps.items()):
+        env.err.print(
+            f"[red]warning[/]: snapshot {missing[:12]}, named in the chain of"
+            f" {', '.join(n[:12] for n in naming)}, is gone and no forget record explains it:"
+            " it was deleted outside ripcord, or a snapshot was altered"
+        )
 
     def human(c: Console) -> None:
         t = Table("id", "", "time", "host", "tags", "paths", "files", "size", box=None)

@@ -45,7 +45,12 @@ from ripcord.repository.marks import Mark, Standing, decode_mark, encode_mark, f
 from ripcord.repository.pack import DATA, TREE, Frame, open_frame, read_trailer
 from ripcord.repository.packer import Packer, default_workers, pack_name
 from ripcord.repository.pending import Barrier, Plan, decode_pending
-from ripcord.repository.snapshots import Snapshot, decode_snapshot, encode_snapshot
+from ripcord.repository.snapshots import (
+    Snapshot,
+    decode_snapshot,
+    encode_snapshot,
+    unexplained_gaps,
+)
 from ripcord.storage import ObjectNotFound, Store
 
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
@@ -458,6 +463,12 @@ class Repository:
             if why not in self.left_out:
                 self.left_out.append(why)
         return out
+
+    def chain_gaps(self) -> dict[str, list[str]]:
+        """Snapshots the chain names that are gone without a forget record (tampering,
+        or deletion behind ripcord's back): {missing id: the snapshots naming it}."""
+        forgets = {s for m in self.marks() if m.kind == "forget" for s in m.snapshots}
+        return unexplained_gaps(self.snapshots(forgotten=True), forgets)
 
     def protected(self) -> set[str]:
         """Ids of the snapshots retention must never drop."""

@@ -88,6 +88,19 @@ def chain_heads(snapshots: list[Snapshot]) -> list[str]:
     return sorted(s.id for s in snapshots if s.id not in named)
 
 
+def unexplained_gaps(snapshots: list[Snapshot], forgotten: set[str]) -> dict[str, list[str]]:
+    """Snapshots named in a chain that are gone with no forget record to say why:
+    {missing id: ids of the snapshots naming it}. Each is a deletion outside ripcord
+    or a tampered snapshot (docs/FORMAT.md §Snapshots)."""
+    present = {s.id for s in snapshots}
+    out: dict[str, list[str]] = {}
+    for s in snapshots:
+        for c in s.chain:
+            if c not in present and c not in forgotten:
+                out.setdefault(c, []).append(s.id)
+    return out
+
+
 def parse_time(text: str, local_tz: Any = None) -> datetime:
     """ISO 8601 date or date-time; without a zone it means local time."""
     try:
