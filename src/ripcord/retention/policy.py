@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from ripcord.errors import UsageError
 from ripcord.repository import Snapshot
+from ripcord.retention.duration import format_duration
 
 GROUP_FIELDS = ("host", "paths", "tags")
 DEFAULT_SKEW = timedelta(minutes=5)
@@ -137,7 +138,7 @@ def decide(
             d.reasons.append(PROTECTED)
         d.reasons.extend(f"tag {t}" for t in sorted(set(snap.tags) & set(policy.keep_tags)))
         if policy.keep_within is not None and not future and now - snap.time <= policy.keep_within:
-            d.reasons.append(f"within {_span(policy.keep_within)}")
+            d.reasons.append(f"within {format_duration(policy.keep_within)}")
     for trusted in groups.values():
         decisions[trusted[0].id].reasons.append(NEWEST)
         for snap, reason in _quotas(trusted, policy, tz):
@@ -171,12 +172,3 @@ def _buckets(
             yield snap, f"{name} {b}"
             quota -= 1
             last = b
-
-
-def _span(delta: timedelta) -> str:
-    """A duration the way users write it: 30d, 12h, 90m, 45s."""
-    secs = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs and secs % size == 0:
-            return f"{secs // size}{unit}"
-    return f"{secs}s"
