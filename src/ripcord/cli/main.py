@@ -24,6 +24,7 @@ from ripcord.cli.cat_cmd import cat
 from ripcord.cli.diff_cmd import diff
 from ripcord.cli.env import Env
 from ripcord.cli.find_cmd import find
+from ripcord.cli.forget_cmd import forget
 from ripcord.cli.history_cmd import history_cmd
 from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
@@ -88,6 +89,7 @@ cli.add_command(diff)
 cli.add_command(history_cmd)
 cli.add_command(protect)
 cli.add_command(unprotect)
+cli.add_command(forget)
 
 
 def run(argv: list[str] | None = None) -> int:
