@@ -153,6 +153,7 @@ def test_explicit_ids_forget_exactly_those_even_a_damaged_one(cli: Cli, src: Pat
     assert mark.reason == "by id"
     r = cli.ok("snapshots", "--json")
     assert {s["id"] for s in r.json} == {c}
+    assert b not in r.err  # forgotten: its damage is no longer worth a warning
 
 
 def test_usage_errors(cli: Cli, src: Path) -> None:

@@ -1,4 +1,4 @@
-"""Durations on the command line: w, d, h and m (minutes), nothing calendar-dependent."""
+"""Durations on the command line: w, d, h and min, nothing calendar-dependent."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ counts = st.none() | st.integers(0, 10_000)
     [
         ("30d", timedelta(days=30)),
         ("12h", timedelta(hours=12)),
-        ("90m", timedelta(minutes=90)),
+        ("90min", timedelta(minutes=90)),
         ("2w", timedelta(days=14)),
-        ("1w2d3h4m", timedelta(days=9, hours=3, minutes=4)),
+        ("1w2d3h4min", timedelta(days=9, hours=3, minutes=4)),
         (" 1d12h ", timedelta(hours=36)),
-        ("0d5m", timedelta(minutes=5)),
+        ("0d5min", timedelta(minutes=5)),
     ],
 )
 def test_durations_users_write(text: str, span: timedelta) -> None:
@@ -46,12 +46,19 @@ def test_durations_users_write(text: str, span: timedelta) -> None:
         "1 d",
         "d",
         "0d",  # keeps nothing: surely a mistake
-        "0w0m",
+        "0w0min",
         "99999999999999d",  # beyond what a timedelta holds
     ],
 )
 def test_anything_else_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["6m", "1d30m", "90m"])
+def test_a_bare_m_is_refused_with_the_reason(text: str) -> None:
+    """restic reads 6m as six months: a rule that read six minutes would forget half a year."""
+    with pytest.raises(UsageError, match="`m` is ambiguous"):
         parse_duration(text)
 
 

@@ -30,6 +30,7 @@ from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
 from ripcord.cli.ls_cmd import ls
 from ripcord.cli.protect_cmd import protect, unprotect
+from ripcord.cli.prune_cmd import prune_cmd
 from ripcord.cli.restore_cmd import restore
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
@@ -90,6 +91,7 @@ cli.add_command(history_cmd)
 cli.add_command(protect)
 cli.add_command(unprotect)
 cli.add_command(forget)
+cli.add_command(prune_cmd)
 
 
 def run(argv: list[str] | None = None) -> int:

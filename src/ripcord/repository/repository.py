@@ -487,16 +487,16 @@ class Repository:
     def snapshots(self, forgotten: bool = False) -> list[Snapshot]:
         """All readable snapshots not forgotten (with `forgotten`, those too), oldest
         first. A damaged one is left out, its error kept in `left_out`: one bad object
-        must not hide every other snapshot."""
-        hidden = set() if forgotten else self.standing().forgotten
+        must not hide every other snapshot (a forgotten one is not worth a warning)."""
+        gone = self.standing().forgotten
         snaps = []
         for snap_id in self.snapshot_ids():
-            if snap_id in hidden:
+            if snap_id in gone and not forgotten:
                 continue
             try:
                 snaps.append(self.load_snapshot(snap_id))
             except (CorruptObject, MissingObject) as e:
-                if str(e) not in self.left_out:
+                if snap_id not in gone and str(e) not in self.left_out:
                     self.left_out.append(str(e))
         return sorted(snaps, key=lambda s: (s.time, s.id))
 
