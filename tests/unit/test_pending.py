@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -84,10 +85,28 @@ def test_condemned_packs_are_read_but_never_deduplicated_against() -> None:
     assert not cache.has(blob.id) and cache.known_many([blob.id]) == set()
     loc = cache.lookup(blob.id)
     assert loc is not None and loc.pack == "aa" * 32  # a reader still finds it
-    cache.add([("bb" * 32, [Frame(0, 100, (blob,))])], "index/two")  # a lasting copy
-    assert cache.known_many([blob.id]) == set()  # first location still the condemned one
-    cache.condemn(set())
-    assert cache.has(blob.id)
+    cache.add([("bb" * 32, [Frame(0, 100, (blob,))])], "index/two")  # stored again
+    assert cache.has(blob.id)  # the lasting copy counts, though the condemned came first
+    lasting = cache.lookup(blob.id)
+    assert lasting is not None and lasting.pack == "bb" * 32  # and is the one read
+    assert cache.count() == 1 and list(cache.sizes()) == [(0, 10)]  # one blob, two copies
+
+
+def test_pack_numbers_renumbered_by_another_process_do_not_confuse_this_one(
+    tmp_path: Path,
+) -> None:
+    blob = BlobEntry(b"\x02" * 32, 0, 0, 10)
+    a, b = IndexCache(tmp_path / "c.sqlite"), IndexCache(tmp_path / "c.sqlite")
+    a.add([("aa" * 32, [Frame(0, 100, ())]), ("bb" * 32, [Frame(0, 100, (blob,))])], "i/1")
+    b.reset()  # another process rebuilds the shared cache: numbers handed out anew
+    b.add([("bb" * 32, [Frame(0, 100, (blob,))])], "i/1")
+    a.add([("cc" * 32, [Frame(0, 100, ())])], "i/2")
+    a.condemn({"bb" * 32})
+    assert not a.has(blob.id)
+    a.condemn({"aa" * 32})
+    assert a.has(blob.id)
+    loc = a.lookup(blob.id)
+    assert loc is not None and loc.pack == "bb" * 32
 
 
 def test_a_backup_sees_plans_written_before_its_lock(mem_repo: Repository) -> None:

@@ -25,17 +25,22 @@ INDEX_AAD = b"ripcord v1 index"
 INDEX_VERSION = 1
 MAX_INDEX = 256 << 20
 
+CACHE_VERSION = 2  # bumped whenever the tables change: an older cache is rebuilt
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS packs (n INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (
-    id BLOB PRIMARY KEY, type INT, pack INT, frame_off INT, frame_len INT,
-    blob_off INT, blob_len INT
+    id BLOB, type INT, pack INT, frame_off INT, frame_len INT, blob_off INT, blob_len INT,
+    PRIMARY KEY (id, pack)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
-CREATE TEMP TABLE IF NOT EXISTS condemned (pack INT PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS condemned (name TEXT PRIMARY KEY);
 """
-# blobs a backup may deduplicate against: not in a pack a prune has condemned
-_USABLE = "pack NOT IN (SELECT pack FROM condemned)"
+# pack numbers are per cache file and may be handed out anew when another process
+# rebuilds it: condemned packs are kept by name, and numbers never outlive a query
+_CONDEMNED = "SELECT p.n FROM packs p JOIN condemned c ON c.name = p.name"
+_USABLE = f"pack NOT IN ({_CONDEMNED})"  # a location a backup may deduplicate against
+_DOOMED = f"b.pack IN ({_CONDEMNED})"
+_LOCATION = "p.name, b.type, b.frame_off, b.frame_len, b.blob_off, b.blob_len"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,11 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")
+        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_VERSION:
+            db.executescript(
+                "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs;"
+                f" DROP TABLE IF EXISTS index_files; PRAGMA user_version={CACHE_VERSION};"
+            )
         db.executescript(_SCHEMA)
     except BaseException:
         db.close()
@@ -114,53 +124,48 @@ def _read_ahead(path: Path) -> None:
 
 
 class IndexCache:
-    """SQLite-backed map of every blob the repository's index files list."""
+    """SQLite-backed map of every location of every blob the index files list.
+
+    A blob stored twice (two clients at once, or stored again beside a copy a
+    prune condemned) has a row per pack, so no copy is forgotten.
+    """
 
     def __init__(self, path: Path | None) -> None:
         if path is not None:
             _read_ahead(path)
         self.db = _open_cache(path)
-        self._pack_ids: dict[str, int] = {}
         self._condemned = False
 
     def condemn(self, packs: Iterable[str]) -> None:
         """Packs a pending prune will delete: still readable, never deduplicated against."""
+        rows = [(p,) for p in set(packs)]
         self.db.execute("DELETE FROM condemned")
-        rows = [(self._pack_n(p),) for p in packs]
-        self.db.executemany("INSERT OR IGNORE INTO condemned VALUES (?)", rows)
+        self.db.executemany("INSERT INTO condemned VALUES (?)", rows)
         self._condemned = bool(rows)
 
     def known_files(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT name FROM index_files")}
 
     def reset(self) -> None:
-        self.db.executescript(
-            "DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files; DELETE FROM condemned;"
-        )
-        self._condemned = False
-        self._pack_ids.clear()
-
-    def _pack_n(self, name: str) -> int:
-        n = self._pack_ids.get(name)
-        if n is None:
-            self.db.execute("INSERT OR IGNORE INTO packs(name) VALUES (?)", (name,))
-            row = self.db.execute("SELECT n FROM packs WHERE name=?", (name,)).fetchone()
-            n = self._pack_ids[name] = int(row[0])
-        return n
+        self.db.executescript("DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files;")
 
     def add(self, packs: Iterable[PackFrames], index_file: str | None = None) -> None:
-        """Record blobs (first location wins) and, optionally, the file they came from."""
-        self.db.execute("BEGIN")
+        """Record blobs and, optionally, the file they came from (one transaction)."""
+        self.db.execute("BEGIN IMMEDIATE")  # pack numbers stay ours until COMMIT
         try:
-            rows = [
-                (b.id, b.type, self._pack_n(name), f.offset, f.length, b.offset, b.length)
-                for name, frames in packs
-                for f in frames
-                for b in f.blobs
-            ]
-            # in key order the B-tree is appended to rather than split at random places;
-            # the sort is stable, so the first location of a duplicate still comes first
-            rows.sort(key=lambda r: r[0])
+            numbers: dict[str, int] = {}
+            rows: list[tuple[bytes, int, int, int, int, int, int]] = []
+            for name, frames in packs:
+                n = numbers.get(name)
+                if n is None:
+                    n = numbers[name] = self._pack_n(name)
+                rows.extend(
+                    (b.id, b.type, n, f.offset, f.length, b.offset, b.length)
+                    for f in frames
+                    for b in f.blobs
+                )
+            # in key order the B-tree is appended to rather than split at random places
+            rows.sort(key=lambda r: (r[0], r[2]))
             self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)", rows)
             if index_file is not None:
                 self.db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (index_file,))
@@ -169,50 +174,48 @@ class IndexCache:
             self.db.execute("ROLLBACK")
             raise
 
+    def _pack_n(self, name: str) -> int:
+        self.db.execute("INSERT OR IGNORE INTO packs(name) VALUES (?)", (name,))
+        return int(self.db.execute("SELECT n FROM packs WHERE name=?", (name,)).fetchone()[0])
+
     def has(self, blob_id: bytes) -> bool:
         """Whether a backup may reuse the blob (not only in a condemned pack)."""
         return bool(self.known_many([blob_id]))
 
     def lookup(self, blob_id: bytes) -> Location | None:
-        row = self.db.execute(
-            "SELECT p.name, b.type, b.frame_off, b.frame_len, b.blob_off, b.blob_len"
-            " FROM blobs b JOIN packs p ON p.n = b.pack WHERE b.id=?",
-            (blob_id,),
-        ).fetchone()
-        return Location(*row) if row else None
+        return self.lookup_many([blob_id]).get(blob_id)
 
     def known_many(self, blob_ids: list[bytes]) -> set[bytes]:
         """Which of these blobs a backup may reuse, in few queries."""
         usable = f" AND {_USABLE}" if self._condemned else ""
         out: set[bytes] = set()
-        for i in range(0, len(blob_ids), 500):
-            batch = blob_ids[i : i + 500]
+        for batch in _batches(blob_ids):
             marks = ",".join("?" * len(batch))
             query = f"SELECT id FROM blobs WHERE id IN ({marks}){usable}"
             out.update(r[0] for r in self.db.execute(query, batch))
         return out
 
     def lookup_many(self, blob_ids: list[bytes]) -> dict[bytes, Location]:
-        """Locations of many blobs in few queries (each query is a GIL hand-off)."""
+        """A location of each blob in few queries (each query is a GIL hand-off); one
+        outside condemned packs where there is one."""
+        order = f" ORDER BY {_DOOMED} DESC" if self._condemned else ""
         out: dict[bytes, Location] = {}
-        for i in range(0, len(blob_ids), 500):
-            batch = blob_ids[i : i + 500]
+        for batch in _batches(blob_ids):
             rows = self.db.execute(
-                "SELECT b.id, p.name, b.type, b.frame_off, b.frame_len, b.blob_off, b.blob_len"
-                " FROM blobs b JOIN packs p ON p.n = b.pack"
-                f" WHERE b.id IN ({','.join('?' * len(batch))})",
+                f"SELECT b.id, {_LOCATION} FROM blobs b JOIN packs p ON p.n = b.pack"
+                f" WHERE b.id IN ({','.join('?' * len(batch))}){order}",
                 batch,
             ).fetchall()
-            for row in rows:
+            for row in rows:  # condemned first, so a lasting location overwrites it
                 out[row[0]] = Location(*row[1:])
         return out
 
     def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM blobs").fetchone()[0])
+        return int(self.db.execute("SELECT count(DISTINCT id) FROM blobs").fetchone()[0])
 
     def sizes(self) -> Iterator[tuple[int, int]]:
-        """(type, length) of every indexed blob."""
-        yield from self.db.execute("SELECT type, blob_len FROM blobs")
+        """(type, length) of every indexed blob, once however many copies it has."""
+        yield from self.db.execute("SELECT type, blob_len FROM blobs GROUP BY id")
 
     def frame_bytes(self, blob_type: int) -> int:
         """Stored bytes of the frames holding blobs of one type (what they cost)."""
@@ -228,3 +231,8 @@ class IndexCache:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _batches(ids: list[bytes], size: int = 500) -> Iterator[list[bytes]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
