@@ -28,7 +28,7 @@ def parse_percent(text: str) -> float:
 
 def run_prune(env: Env, repo: Repository, options: PruneOptions | None = None) -> PruneReport:
     """Prune an open repository and print what happened (shared with forget --prune)."""
-    report = prune(repo, options or PruneOptions(), say=_say(env))
+    report = prune(repo, options or PruneOptions(), say=_say(env), progress=env.progress())
     env.emit(report_doc(report), lambda c: _human(c, report))
     return report
 

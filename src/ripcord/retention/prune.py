@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.trees import load_nodes
 from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot
@@ -76,8 +77,15 @@ class PruneReport:
 Say = Callable[[str], None]
 
 
-def prune(repo: Repository, options: PruneOptions, say: Say = lambda _: None) -> PruneReport:
-    """Carry out what earlier prunes left pending, then plan and carry out a new prune."""
+def prune(
+    repo: Repository,
+    options: PruneOptions,
+    say: Say = lambda _: None,
+    progress: Progress | None = None,
+) -> PruneReport:
+    """Carry out what earlier prunes left pending, then plan and carry out a new prune.
+
+    `say` hears each phase; `progress` follows the copying of repacked data."""
     report = PruneReport(dry_run=options.dry_run)
     if not 0 <= options.max_unused <= 1:
         raise RipcordError(f"max unused must be between 0% and 100%: {options.max_unused:.0%}")
@@ -88,7 +96,7 @@ def prune(repo: Repository, options: PruneOptions, say: Say = lambda _: None) ->
             if report.waiting:
                 say("an earlier prune is still waiting for backups: nothing new planned")
                 return report
-        plan = make_plan(repo, options, report, lock, say)
+        plan = make_plan(repo, options, report, lock, say, progress or NullProgress())
         if plan is not None:
             carry_out(repo, lock, report, deadline, say)
     return report
@@ -104,9 +112,18 @@ class _PackUse:
     used: int = 0  # stored bytes attributable to used blobs
     keep: list[tuple[Frame, int]] = field(default_factory=list)  # (frame, blob index) used here
 
+    def frames_used(self) -> int:
+        """Plain bytes of the used blobs: what repacking this pack copies."""
+        return sum(frame.blobs[i].length for frame, i in self.keep)
+
 
 def make_plan(
-    repo: Repository, options: PruneOptions, report: PruneReport, lock: Lock, say: Say
+    repo: Repository,
+    options: PruneOptions,
+    report: PruneReport,
+    lock: Lock,
+    say: Say,
+    progress: Progress,
 ) -> Plan | None:
     snaps, doomed = _snapshots(repo)
     say(f"finding the data {len(snaps)} snapshots use")
@@ -154,13 +171,18 @@ def make_plan(
         return None
     say(f"copying the used data out of {len(repack)} mostly unused packs")
     written_before = repo.stored_bytes
-    for p in repack:
-        for frame, i in packs[p].keep:
-            b = frame.blobs[i]
-            loc = Location(p, b.type, frame.offset, frame.length, b.offset, b.length)
-            repo.add_blob(b.type, repo.read_at(b.id, loc), b.id, again=True)
-            report.blobs_repacked += 1
-    repo.flush()
+    progress.start(sum(packs[p].frames_used() for p in repack))
+    try:
+        for p in repack:
+            for frame, i in packs[p].keep:
+                b = frame.blobs[i]
+                loc = Location(p, b.type, frame.offset, frame.length, b.offset, b.length)
+                repo.add_blob(b.type, repo.read_at(b.id, loc), b.id, again=True)
+                report.blobs_repacked += 1
+                progress.advance(b.length)
+        repo.flush()
+    finally:
+        progress.finish()
     report.bytes_written = repo.stored_bytes - written_before
     condemned = set(gone) | set(orphans) | set(repack)
     lasting = [(p, u.frames) for p, u in packs.items() if p not in condemned]
