@@ -7,6 +7,7 @@ The tree::
     ├── RepositoryNotFound (10)
     ├── LockedError (11)
     ├── WrongPassword (12)
+    ├── DamageFound (5)         check or a drill found the repository damaged
     ├── UnsupportedFormat (1)
     ├── CorruptObject (1)       an object failed authentication or parsing
     ├── MissingObject (1)       an object the repository refers to is gone
@@ -23,6 +24,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+EXIT_GUARD_ALARM = 4  # reserved: the change guard's alarm (issue 6)
+EXIT_DAMAGED = 5
 EXIT_NO_REPOSITORY = 10
 EXIT_LOCKED = 11
 EXIT_WRONG_PASSWORD = 12
@@ -58,6 +61,12 @@ class WrongPassword(RipcordError):
     """wrong password, or no key in this repository opens with it"""
 
     exit_code = EXIT_WRONG_PASSWORD
+
+
+class DamageFound(RipcordError):
+    """check or a restore drill found damage: something stored cannot be restored"""
+
+    exit_code = EXIT_DAMAGED
 
 
 class UnsupportedFormat(RipcordError):

@@ -199,3 +199,16 @@ def test_the_chain_tells_a_forget_from_a_deletion_behind_ripcords_back(
     r = cli.ok("snapshots")
     assert f"snapshot {second[:12]}" in r.err and third[:12] in r.err
     assert "no forget record" in r.err
+
+
+def test_a_damaged_index_file_never_makes_prune_delete_what_it_listed(
+    cli: Cli, two_versions: tuple[Path, str, str]
+) -> None:
+    _, first, _ = two_versions
+    cli.ok("forget", first)
+    for index in (cli.repo / "index").iterdir():
+        damage(index, "bitflip")
+    before = objects(cli)
+    assert_clean_failure(cli("prune"), "in no pack the index lists", "repair", code=1)
+    assert objects(cli) - {o for o in before if o.startswith("locks/")} <= before
+    assert pack_names(cli) == {o.rsplit("/", 1)[1] for o in before if o.startswith("data/")}

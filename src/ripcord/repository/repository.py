@@ -44,7 +44,13 @@ from ripcord.repository.locks import Clock, Lock, utcnow
 from ripcord.repository.marks import Mark, Standing, decode_mark, encode_mark, fold
 from ripcord.repository.pack import DATA, TREE, Frame, open_frame, read_trailer
 from ripcord.repository.packer import Packer, default_workers, pack_name
-from ripcord.repository.pending import Barrier, Plan, decode_pending
+from ripcord.repository.pending import (
+    Barrier,
+    Plan,
+    decode_pending,
+    encode_barrier,
+    encode_plan,
+)
 from ripcord.repository.snapshots import (
     Snapshot,
     decode_snapshot,
@@ -222,6 +228,27 @@ class Repository:
                 continue
             self.index.add(packs, name)
         self.index.condemn({pack for p in plans for pack in p.packs})
+
+    def write_plan(
+        self, packs: list[str], indexes: list[str], snapshots: list[str], seen: list[str]
+    ) -> Plan:
+        """Condemn objects for deletion by the next prune once running clients finish
+        (docs/FORMAT.md §Pruning beside backups). Whatever the condemned packs hold
+        that is still needed must be stored elsewhere, and indexed, before this."""
+        plan = Plan(self.clock(), socket.gethostname(), sorted(packs), indexes, snapshots, seen)
+        data = encode_plan(self.key, plan)
+        plan.id = content_id(data)
+        self.store.put(f"pending/{plan.id}", data)
+        self.sync_index()  # stop deduplicating against what it condemns
+        return plan
+
+    def write_barrier(self, plan: Plan, holders: list[str]) -> Barrier:
+        """Name the lock holders that may have started before `plan` was durable."""
+        barrier = Barrier(plan.id, self.clock(), sorted(holders))
+        data = encode_barrier(self.key, barrier)
+        barrier.id = content_id(data)
+        self.store.put(f"pending/{barrier.id}", data)
+        return barrier
 
     def pending(self) -> list[Plan | Barrier]:
         """Every readable pending-deletion record; a damaged one is named in `left_out`."""

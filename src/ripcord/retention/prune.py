@@ -23,7 +23,6 @@ is pending before planning anything new.
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,12 +31,11 @@ from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.trees import load_nodes
 from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot
-from ripcord.repository.crypto import content_id
 from ripcord.repository.index import Location, PackFrames
 from ripcord.repository.locks import Lock
 from ripcord.repository.pack import Frame
 from ripcord.repository.packer import pack_name
-from ripcord.repository.pending import Barrier, Plan, encode_barrier, encode_plan
+from ripcord.repository.pending import Barrier, Plan
 from ripcord.repository.repository import INDEX_MAX_BLOBS
 from ripcord.storage import ObjectNotFound
 
@@ -132,7 +130,12 @@ def make_plan(
     index_names = sorted(i.name for i in repo.store.list("index"))
     packs: dict[str, _PackUse] = {}
     for name in index_names:
-        for pack, frames in repo.read_index_file(name):
+        try:
+            listed = repo.read_index_file(name)
+        except (CorruptObject, MissingObject) as e:  # replaced like the others; if a
+            say(f"{e}: replaced")  # used blob was listed only there, _place says so
+            continue
+        for pack, frames in listed:
             if pack not in packs and pack in sizes:
                 packs[pack] = _PackUse(sizes[pack], frames)
     orphans = [p for p in sizes if p not in packs]  # in no index: a crashed writer's
@@ -189,17 +192,12 @@ def make_plan(
     for chunk in _chunks(lasting):
         repo.write_index_file(chunk)
     report.index_files_replaced = len(index_names)
-    plan = Plan(
-        time=repo.clock(),
-        host=socket.gethostname(),
-        packs=sorted(condemned),
-        indexes=[n.split("/", 1)[1] for n in index_names],
-        snapshots=doomed,
-        seen=[s.id for s in snaps],
+    plan = repo.write_plan(
+        sorted(condemned),
+        [n.split("/", 1)[1] for n in index_names],
+        doomed,
+        [s.id for s in snaps],
     )
-    data = encode_plan(repo.key, plan)
-    plan.id = content_id(data)
-    repo.store.put(f"pending/{plan.id}", data)
     _barrier(repo, plan, lock)
     return plan
 
@@ -293,11 +291,7 @@ def _chunks(packs: list[PackFrames]) -> Iterable[list[PackFrames]]:
 
 def _barrier(repo: Repository, plan: Plan, lock: Lock) -> Barrier:
     """Name the holders that may have started before the plan was durable."""
-    barrier = Barrier(plan.id, repo.clock(), sorted(lock.live_holders()))
-    data = encode_barrier(repo.key, barrier)
-    barrier.id = content_id(data)
-    repo.store.put(f"pending/{barrier.id}", data)
-    return barrier
+    return repo.write_barrier(plan, sorted(lock.live_holders()))
 
 
 # -- step 2: carrying it out ----------------------------------------------------------------

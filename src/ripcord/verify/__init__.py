@@ -1,0 +1,1 @@
+"""Verification: check the repository's structure, read data back, run restore drills."""
