@@ -124,12 +124,23 @@ def build_trailer(key: bytes, frames: Sequence[Frame]) -> bytes:
 
 def read_trailer(key: bytes, pack: bytes, what: str) -> list[Frame]:
     """Parse a whole pack's trailer: how an index is rebuilt from packs."""
-    if len(pack) < 8 or pack[-4:] != MAGIC:
+    n = trailer_length(pack[-8:], len(pack), what)
+    return open_trailer(key, pack[-8 - n : -8], what)
+
+
+def trailer_length(tail: bytes, pack_size: int, what: str) -> int:
+    """The sealed trailer's length, from the pack's last 8 bytes (a ranged read)."""
+    if len(tail) != 8 or pack_size < 8 or tail[-4:] != MAGIC:
         raise CorruptObject(f"{what}: not a ripcord pack")
-    (n,) = struct.unpack("<I", pack[-8:-4])
-    if n > MAX_TRAILER or n > len(pack) - 8:
+    (n,) = struct.unpack("<I", tail[:4])
+    if n > MAX_TRAILER or n > pack_size - 8:
         raise CorruptObject(f"{what}: trailer length out of range")
-    plain = open_sealed(key, pack[-8 - n : -8], TRAILER_AAD, what)
+    return int(n)
+
+
+def open_trailer(key: bytes, sealed: bytes, what: str) -> list[Frame]:
+    """The frame list from a sealed trailer."""
+    plain = open_sealed(key, sealed, TRAILER_AAD, what)
     try:
         wire = msgpack.unpackb(plain)
     except Exception as e:

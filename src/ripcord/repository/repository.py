@@ -42,7 +42,14 @@ from ripcord.repository.index import (
 from ripcord.repository.keys import KdfParams, MasterSecrets
 from ripcord.repository.locks import Clock, Lock, utcnow
 from ripcord.repository.marks import Mark, Standing, decode_mark, encode_mark, fold
-from ripcord.repository.pack import DATA, TREE, Frame, open_frame, read_trailer
+from ripcord.repository.pack import (
+    DATA,
+    TREE,
+    Frame,
+    open_frame,
+    open_trailer,
+    trailer_length,
+)
 from ripcord.repository.packer import Packer, default_workers, pack_name
 from ripcord.repository.pending import (
     Barrier,
@@ -277,10 +284,20 @@ class Repository:
     def read_index_file(self, name: str) -> list[PackFrames]:
         return decode_index_file(self.key, self._get(name), name)
 
-    def read_pack_frames(self, pack_id: str) -> list[Frame]:
-        """A pack's frame list from its own trailer (when no index file lists it)."""
+    def read_pack_frames(self, pack_id: str, size: int | None = None) -> list[Frame]:
+        """A pack's frame list from its own trailer, in two ranged reads (its size is
+        listed, or asked of the store)."""
         name = pack_name(pack_id)
-        return read_trailer(self.key, self._get(name), name)
+        if size is None:
+            try:
+                size = self.store.stat(name).size
+            except ObjectNotFound:
+                raise MissingObject(f"{name} is missing from the repository") from None
+        n = trailer_length(self._get(name, max(size - 8, 0), 8), size, name)
+        sealed = self._get(name, size - 8 - n, n)
+        if len(sealed) != n:
+            raise CorruptObject(f"{name}: truncated (trailer cut short)")
+        return open_trailer(self.key, sealed, name)
 
     def _stored(self, pack: PackFrames, size: int) -> None:
         self._unindexed.append(pack)
