@@ -25,10 +25,12 @@ import msgpack
 
 from ripcord.archive.node import Node
 from ripcord.archive.trees import find, walk
+from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot
 from ripcord.repository.crypto import seal
 from ripcord.repository.index import Location
 from ripcord.repository.locks import LOCK_AAD
+from ripcord.retention.prune import referenced
 from ripcord.storage import LocalStore
 from tests.conftest import PASSWORD, Cli, Result
 
@@ -326,3 +328,56 @@ def plant_lock(
     name = f"locks/{os.urandom(16).hex()}"
     repo.store.put(name, seal(repo.key, bytes(msgpack.packb(doc)), LOCK_AAD))
     return name
+
+
+# -- pruning beside backups -------------------------------------------------------------
+
+
+def spawn(cli: Cli, *args: str) -> subprocess.Popen[str]:
+    """Start the installed binary and return at once, to race it against another."""
+    return subprocess.Popen(
+        binary_argv(cli, *args),
+        env=binary_env(cli),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def collect(proc: subprocess.Popen[str], timeout_s: float = 120) -> Result:
+    """Wait for a spawned binary and collect what it said."""
+    out, err = proc.communicate(timeout=timeout_s)
+    return Result(proc.returncode, out, err)
+
+
+def stored_names(cli: Cli, kind: str) -> set[str]:
+    """Names of the objects under `kind` (pending, locks, snapshots...) of the CLI's repo."""
+    folder = cli.repo / kind
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def assert_snapshots_readable(repo: Repository) -> None:
+    """Every blob every live snapshot uses can be read and authenticated: the check that
+    prune deleted nothing a snapshot still needs (until `ripcord check` exists)."""
+    for snap in repo.snapshots():
+        try:
+            used, _ = referenced(repo, [snap])
+            for blob_id in used:
+                repo.read_blob(blob_id)
+        except RipcordError as e:
+            raise AssertionError(f"snapshot {snap.id[:12]} is damaged: {e}") from e
+    assert not repo.left_out, f"unreadable objects: {repo.left_out}"
+
+
+def unindexed_packs(repo: Repository) -> set[str]:
+    """Stored packs that no index file lists (a killed writer's or prune's leftovers)."""
+    listed = {p for info in repo.store.list("index") for p, _ in repo.read_index_file(info.name)}
+    return set(repo.pack_sizes()) - listed
+
+
+def kill_when(cli: Cli, args: list[str], ready: Callable[[], bool]) -> None:
+    """Run the installed binary and SIGKILL it once `ready()` holds: no cleanup runs."""
+    proc = start_until(cli, args, ready)
+    proc.kill()
+    proc.communicate()
