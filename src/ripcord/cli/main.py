@@ -21,6 +21,7 @@ import click
 from ripcord import __version__
 from ripcord.cli.backup_cmd import backup
 from ripcord.cli.cat_cmd import cat
+from ripcord.cli.check_cmd import check_cmd
 from ripcord.cli.diff_cmd import diff
 from ripcord.cli.env import Env
 from ripcord.cli.find_cmd import find
@@ -92,6 +93,7 @@ cli.add_command(protect)
 cli.add_command(unprotect)
 cli.add_command(forget)
 cli.add_command(prune_cmd)
+cli.add_command(check_cmd)
 
 
 def run(argv: list[str] | None = None) -> int:

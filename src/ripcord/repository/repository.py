@@ -84,6 +84,7 @@ class Repository:
         self.key = secrets.encryption_key
         self.key_name = ""  # the key file this process unlocked with
         self.index = IndexCache(cache_dir / "index.sqlite" if cache_dir else None)
+        self.cache_dir = cache_dir  # this repository's own local cache, if any
         self._unindexed: list[PackFrames] = []
         self._unindexed_blobs = 0
         self._primed: dict[bytes, bool] = {}  # index answers for the batch being added

@@ -1,0 +1,412 @@
+"""check: find every inconsistency, and name the snapshots and files it touches.
+
+Structure first: every snapshot, mark and pending record is read and
+authenticated, the snapshot chain is checked for gaps no forget explains,
+every index file is read and compared with the trailer of the pack it
+describes, and every tree of every kept snapshot is walked to see that each
+blob it uses is indexed in a pack that exists. With `read_data`, the chosen
+packs are downloaded whole, their hash, every frame's authentication and
+compression, and every blob's id are checked as well.
+
+Problems are grouped by cause (a pack, a blob, a tree, a snapshot), and each
+cause names the files it affects: the per-tree walk remembers, bottom up,
+which trees hold damage, and only those are walked again with paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ripcord.archive.node import Node
+from ripcord.archive.progress import NullProgress, Progress
+from ripcord.archive.trees import load_nodes
+from ripcord.errors import CorruptObject, MissingObject, RipcordError
+from ripcord.repository import Repository, Snapshot
+from ripcord.repository.crypto import content_id
+from ripcord.repository.pack import Frame, open_frame, read_trailer
+from ripcord.repository.packer import pack_name
+from ripcord.repository.pending import Plan
+from ripcord.repository.snapshots import unexplained_gaps
+
+MAX_NAMED = 1000  # affected paths kept per problem; the count is always exact
+
+
+@dataclass
+class Problem:
+    """One cause of damage, and what it touches."""
+
+    kind: str
+    message: str
+    error: bool = True  # False: worth knowing, not damage (unreferenced data)
+    snapshots: set[str] = field(default_factory=set)
+    paths: list[str] = field(default_factory=list)  # "<snapshot id 12>:/path", capped
+    affected: int = 0  # files and folders affected, all of them
+
+    def touch(self, snap: str, path: str) -> None:
+        self.snapshots.add(snap)
+        self.affected += 1
+        if len(self.paths) < MAX_NAMED:
+            self.paths.append(f"{snap[:12]}:{path}")
+
+
+@dataclass
+class CheckReport:
+    problems: list[Problem] = field(default_factory=list)
+    snapshots: int = 0
+    trees: int = 0
+    blobs: int = 0  # distinct blobs the kept snapshots use
+    packs: int = 0
+    index_files: int = 0
+    packs_read: int = 0
+    read_packs: list[str] = field(default_factory=list)  # ids of the packs read back
+    bytes_read: int = 0
+    unused_blobs: int = 0
+    unused_bytes: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.error]
+
+
+@dataclass
+class CheckOptions:
+    read_packs: Callable[[list[str]], list[str]] | None = None  # which packs to read whole
+    workers: int = 4
+
+
+def check(
+    repo: Repository, options: CheckOptions | None = None, progress: Progress | None = None
+) -> tuple[CheckReport, list[str]]:
+    """The report, and the packs read back whole and found intact."""
+    checker = _Checker(repo, options or CheckOptions(), progress or NullProgress())
+    return checker.run(), checker.verified
+
+
+class _Checker:
+    def __init__(self, repo: Repository, options: CheckOptions, progress: Progress) -> None:
+        self.repo, self.options, self.progress = repo, options, progress
+        self.report = CheckReport()
+        self.causes: dict[str, Problem] = {}
+        self.bad_blobs: dict[bytes, str] = {}  # blob id -> cause key
+        self.sizes: dict[str, int] = {}
+        self.verified: list[str] = []  # packs read whole and found intact
+        self.unwalked = False  # some tree could not be read: what it uses is unknown
+        self.where: dict[bytes, str] = {}  # blob id -> a pack the index files put it in
+
+    def problem(self, key: str, kind: str, message: str, error: bool = True) -> Problem:
+        found = self.causes.get(key)
+        if found is None:
+            found = self.causes[key] = Problem(kind, message, error)
+            self.report.problems.append(found)
+        return found
+
+    def run(self) -> CheckReport:
+        repo = self.repo
+        self.sizes = repo.pack_sizes()
+        self.report.packs = len(self.sizes)
+        snaps = self._snapshots()
+        self._records()
+        indexed = self._index_files()
+        self._trailers(indexed)
+        if self.options.read_packs is not None:
+            self._read_data(self.options.read_packs(sorted(self.sizes)))
+        used = self._walk(snaps)
+        if not self.unwalked:
+            self._unused(indexed, used)  # else what lies below the damage is unknown
+        return self.report
+
+    # -- objects that stand alone ------------------------------------------------------------
+
+    def _snapshots(self) -> list[Snapshot]:
+        repo = self.repo
+        forgotten = repo.standing().forgotten
+        loaded = []
+        for snap_id in repo.snapshot_ids():
+            try:
+                loaded.append(repo.load_snapshot(snap_id))
+            except (CorruptObject, MissingObject) as e:
+                if snap_id not in forgotten:
+                    p = self.problem(f"snapshots/{snap_id}", "damaged-snapshot", str(e))
+                    p.snapshots.add(snap_id)
+        forgets = {s for m in repo.marks() if m.kind == "forget" for s in m.snapshots}
+        for missing, naming in sorted(unexplained_gaps(loaded, forgets).items()):
+            p = self.problem(
+                f"chain/{missing}",
+                "chain-gap",
+                f"snapshot {missing[:12]} is named in the chain of later snapshots but is gone,"
+                " and no forget record explains it: deleted outside ripcord, or altered",
+            )
+            p.snapshots.update(naming)
+        kept = [s for s in loaded if s.id not in forgotten]
+        self.report.snapshots = len(kept)
+        return sorted(kept, key=lambda s: (s.time, s.id))
+
+    def _records(self) -> None:
+        """Marks and pending records: damaged ones are named by the repository's readers."""
+        repo = self.repo
+        before = len(repo.left_out)
+        repo.standing()
+        repo.pending()
+        for why in repo.left_out[before:]:
+            if "in the future" in why:
+                self.problem(why, "future-mark", why, error=False)
+            else:
+                self.problem(why, "damaged-record", why)
+
+    def _index_files(self) -> dict[str, list[Frame]]:
+        """Every pack the readable index files list, with its frames (first listing)."""
+        indexed: dict[str, list[Frame]] = {}
+        names = sorted(i.name for i in self.repo.store.list("index"))
+        self.report.index_files = len(names)
+        for name in names:
+            try:
+                listed = self.repo.read_index_file(name)
+            except (CorruptObject, MissingObject) as e:
+                self.problem(name, "damaged-index", f"{e} (run `ripcord repair index`)")
+                continue
+            for pack, frames in listed:
+                indexed.setdefault(pack, frames)
+        # the index files as they are now, not the local cache of what they were
+        for pack, frames in indexed.items():
+            for f in frames:
+                for b in f.blobs:
+                    self.where.setdefault(b.id, pack)
+        return indexed
+
+    def _trailers(self, indexed: dict[str, list[Frame]]) -> None:
+        """Each pack's own trailer against what the index says of it."""
+        doomed = {p for r in self.repo.pending() if isinstance(r, Plan) for p in r.packs}
+        self.progress.start(None)
+        try:
+            for pack, size in sorted(self.sizes.items()):
+                self.progress.item(f"pack {pack[:12]}")
+                try:
+                    frames = self.repo.read_pack_frames(pack, size)
+                except (CorruptObject, MissingObject) as e:
+                    self._pack_damaged(pack, f"trailer unreadable: {e}", indexed)
+                    continue
+                if pack not in indexed:
+                    if pack not in doomed:
+                        self.problem(
+                            pack_name(pack),
+                            "unindexed-pack",
+                            f"{pack_name(pack)} is in no index file (a backup was killed, or"
+                            " one is running now); prune removes it, `repair index` adopts it",
+                            error=False,
+                        )
+                elif _wire(frames) != _wire(indexed[pack]):
+                    self._pack_damaged(pack, "its trailer disagrees with the index", indexed)
+        finally:
+            self.progress.finish()
+        for pack in sorted(set(indexed) - set(self.sizes)):
+            key = pack_name(pack)
+            self.problem(key, "missing-pack", f"{key} is missing from the repository")
+            for frame in indexed[pack]:
+                for b in frame.blobs:
+                    self.bad_blobs.setdefault(b.id, key)
+
+    def _pack_damaged(self, pack: str, why: str, indexed: dict[str, list[Frame]]) -> None:
+        key = pack_name(pack)
+        self.problem(key, "damaged-pack", f"{key}: {why}")
+        for frame in indexed.get(pack, []):
+            for b in frame.blobs:
+                self.bad_blobs.setdefault(b.id, key)
+
+    # -- reading data back -------------------------------------------------------------------
+
+    def _read_data(self, packs: list[str]) -> None:
+        total = sum(self.sizes.get(p, 0) for p in packs)
+        self.progress.start(total)
+        try:
+            with ThreadPoolExecutor(self.options.workers, thread_name_prefix="ripcord-check") as ex:
+                for pack, damage in ex.map(self._read_pack, packs):
+                    self.report.packs_read += 1
+                    self.report.read_packs.append(pack)
+                    self.report.bytes_read += self.sizes.get(pack, 0)
+                    self.progress.advance(self.sizes.get(pack, 0))
+                    self.progress.item(f"pack {pack[:12]}")
+                    for key, message, blobs in damage:
+                        self.problem(key, "damaged-data", message)
+                        for b in blobs:
+                            self.bad_blobs.setdefault(b, key)
+                    if not damage:
+                        self.verified.append(pack)
+        finally:
+            self.progress.finish()
+
+    def _read_pack(self, pack: str) -> tuple[str, list[tuple[str, str, list[bytes]]]]:
+        """(pack, [(cause key, message, blob ids it spoils)]): a whole pack read back."""
+        repo, name = self.repo, pack_name(pack)
+        try:
+            data = repo.store.get(name)
+        except RipcordError as e:
+            return pack, [(name, f"{name}: cannot be read ({e})", [])]
+        damage: list[tuple[str, str, list[bytes]]] = []
+        try:
+            frames = read_trailer(repo.key, data, name)
+        except CorruptObject as e:
+            return pack, [(name, str(e), [])]
+        for frame in frames:
+            what = f"{name} frame at {frame.offset}"
+            try:
+                plain = open_frame(repo.key, data[frame.offset : frame.offset + frame.length], what)
+            except CorruptObject as e:
+                damage.append((name, str(e), [b.id for b in frame.blobs]))
+                continue
+            for b in frame.blobs:
+                blob = plain[b.offset : b.offset + b.length]
+                if len(blob) != b.length or repo.blob_id(blob) != b.id:
+                    damage.append(
+                        (
+                            f"{name}:{b.id.hex()}",
+                            f"{what}: blob {b.id.hex()} does not match its id",
+                            [b.id],
+                        )
+                    )
+        if not damage and content_id(data) != pack:  # every frame fine: the damage is
+            damage.append((name, f"{name}: content does not match its name", []))  # between
+        return pack, damage
+
+    # -- walking the snapshots -----------------------------------------------------------------
+
+    def _walk(self, snaps: list[Snapshot]) -> set[bytes]:
+        """Every tree of every kept snapshot, once; then, with paths, only the trees
+        with damage below them, to name the files it touches."""
+        repo = self.repo
+        children: dict[bytes, list[tuple[bytes, bytes]]] = {}  # tree -> [(name, subtree)]
+        direct: dict[bytes, list[tuple[bytes, str]]] = {}  # tree -> [(name, cause key)]
+        broken: dict[bytes, str] = {}  # tree -> cause key, when it cannot be read
+        used: set[bytes] = set()
+        stack = [bytes.fromhex(s.tree) for s in snaps]
+        self.progress.start(None)
+        try:
+            while stack:
+                tree = stack.pop()
+                if tree in children or tree in broken:
+                    continue
+                used.add(tree)
+                cause = self._blob_cause(tree, self.where.get(tree))
+                if cause is None:
+                    try:
+                        nodes = load_nodes(repo, tree)
+                    except (CorruptObject, MissingObject) as e:
+                        cause = f"tree/{tree.hex()}"
+                        self.problem(cause, "damaged-tree", f"tree {tree.hex()}: {e}")
+                if cause is not None:
+                    broken[tree] = cause
+                    continue
+                self.report.trees += 1
+                if self.report.trees % 200 == 0:
+                    self.progress.item(f"{self.report.trees} folders")
+                children[tree] = [(n.name, n.subtree) for n in nodes if n.subtree is not None]
+                direct[tree] = self._content(nodes, used)
+                stack.extend(sub for _, sub in children[tree])
+        finally:
+            self.progress.finish()
+        self.report.blobs = len(used)
+        self.unwalked = bool(broken)
+        damaged = _damaged_below(children, direct, broken)
+        for snap in snaps:
+            root = bytes.fromhex(snap.tree)
+            if root in broken:
+                self.causes[broken[root]].touch(snap.id, "/")
+            elif damaged.get(root):
+                self._name(snap.id, root, b"", children, direct, broken, damaged)
+        return used
+
+    def _content(self, nodes: list[Node], used: set[bytes]) -> list[tuple[bytes, str]]:
+        """(name, cause) for each file of a folder that uses a blob not safely stored."""
+        out = []
+        for n in nodes:
+            used.update(n.content)
+            for b in n.content:
+                cause = self._blob_cause(b, self.where.get(b))
+                if cause is not None:
+                    out.append((n.name, cause))
+                    break
+        return out
+
+    def _blob_cause(self, blob: bytes, pack: str | None) -> str | None:
+        if blob in self.bad_blobs:
+            return self.bad_blobs[blob]
+        if pack is None:
+            key = f"blob/{blob.hex()}"
+            self.problem(key, "unindexed-blob", f"blob {blob.hex()} is in no index file")
+            self.bad_blobs[blob] = key
+            return key
+        if pack not in self.sizes:
+            key = pack_name(pack)
+            self.problem(key, "missing-pack", f"{key} is missing from the repository")
+            self.bad_blobs[blob] = key
+            return key
+        return None
+
+    def _name(
+        self,
+        snap: str,
+        tree: bytes,
+        path: bytes,
+        children: dict[bytes, list[tuple[bytes, bytes]]],
+        direct: dict[bytes, list[tuple[bytes, str]]],
+        broken: dict[bytes, str],
+        damaged: dict[bytes, bool],
+    ) -> None:
+        stack = [(tree, path)]
+        while stack:
+            t, p = stack.pop()
+            for name, cause in direct.get(t, []):
+                self.causes[cause].touch(snap, os.fsdecode(p + b"/" + name))
+            for name, sub in children.get(t, []):
+                if sub in broken:
+                    self.causes[broken[sub]].touch(snap, os.fsdecode(p + b"/" + name))
+                elif damaged.get(sub):
+                    stack.append((sub, p + b"/" + name))
+
+    def _unused(self, indexed: dict[str, list[Frame]], used: set[bytes]) -> None:
+        unused = {b.id: b.length for frames in indexed.values() for f in frames for b in f.blobs}
+        for b in used:
+            unused.pop(b, None)
+        self.report.unused_blobs = len(unused)
+        self.report.unused_bytes = sum(unused.values())
+        if unused:
+            self.problem(
+                "unused",
+                "unused-data",
+                f"{len(unused)} blobs ({self.report.unused_bytes} bytes before compression)"
+                " are used by no snapshot; prune removes them",
+                error=False,
+            )
+
+
+def _wire(frames: Iterable[Frame]) -> list[tuple[int, int, tuple[object, ...]]]:
+    return [(f.offset, f.length, f.blobs) for f in frames]
+
+
+def _damaged_below(
+    children: dict[bytes, list[tuple[bytes, bytes]]],
+    direct: dict[bytes, list[tuple[bytes, str]]],
+    broken: dict[bytes, str],
+) -> dict[bytes, bool]:
+    """For each readable tree: whether damage lies anywhere below it (post-order, no
+    recursion: trees can be deep)."""
+    out: dict[bytes, bool] = {}
+    for root in children:
+        if root in out:
+            continue
+        stack = [(root, False)]
+        while stack:
+            tree, expanded = stack.pop()
+            if tree in out:
+                continue
+            subs = [s for _, s in children.get(tree, [])]
+            if not expanded:
+                stack.append((tree, True))
+                stack.extend((s, False) for s in subs if s in children and s not in out)
+                continue
+            out[tree] = bool(direct.get(tree)) or any(
+                s in broken or out.get(s, False) for s in subs
+            )
+    return out
