@@ -149,3 +149,18 @@ def test_a_holder_that_could_not_refresh_refuses_to_write_its_snapshot(
     lock.refresh()  # a refresh that succeeds restores trust
     mem_repo.save_snapshot(snap)
     assert len(list(mem_repo.store.list("snapshots"))) == 1
+
+
+def test_a_rebuild_is_one_transaction_so_readers_never_see_it_half_done(
+    tmp_path: Path,
+) -> None:
+    blob = BlobEntry(b"\x03" * 32, 0, 0, 10)
+    writer, reader = IndexCache(tmp_path / "c.sqlite"), IndexCache(tmp_path / "c.sqlite")
+    writer.add([("aa" * 32, [Frame(0, 100, (blob,))])], "index/old")
+    broken = BlobEntry(b"\x04" * 32, 0, 0, 10**30)  # too big for SQLite: fails mid-way
+    with pytest.raises(OverflowError):
+        writer.absorb([("index/new", [("bb" * 32, [Frame(0, 100, (broken,))])])], fresh=True)
+    assert reader.has(blob.id) and reader.known_files() == {"index/old"}  # rolled back
+    writer.absorb([("index/new", [("bb" * 32, [Frame(0, 100, (blob,))])])], fresh=True)
+    loc = reader.lookup(blob.id)
+    assert loc is not None and loc.pack == "bb" * 32 and reader.known_files() == {"index/new"}

@@ -147,32 +147,48 @@ class IndexCache:
         return {r[0] for r in self.db.execute("SELECT name FROM index_files")}
 
     def reset(self) -> None:
-        self.db.executescript("DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files;")
+        self.absorb([], fresh=True)
 
     def add(self, packs: Iterable[PackFrames], index_file: str | None = None) -> None:
         """Record blobs and, optionally, the file they came from (one transaction)."""
+        self.absorb([(index_file, list(packs))])
+
+    def absorb(self, files: list[tuple[str | None, list[PackFrames]]], fresh: bool = False) -> None:
+        """Record index files in one transaction; `fresh` forgets everything before.
+
+        One transaction, so that another process reading the shared cache sees
+        the old view or the new one, never an empty cache half rebuilt.
+        """
         self.db.execute("BEGIN IMMEDIATE")  # pack numbers stay ours until COMMIT
         try:
-            numbers: dict[str, int] = {}
-            rows: list[tuple[bytes, int, int, int, int, int, int]] = []
-            for name, frames in packs:
-                n = numbers.get(name)
-                if n is None:
-                    n = numbers[name] = self._pack_n(name)
-                rows.extend(
-                    (b.id, b.type, n, f.offset, f.length, b.offset, b.length)
-                    for f in frames
-                    for b in f.blobs
-                )
-            # in key order the B-tree is appended to rather than split at random places
-            rows.sort(key=lambda r: (r[0], r[2]))
-            self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)", rows)
-            if index_file is not None:
-                self.db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (index_file,))
+            if fresh:
+                self.db.execute("DELETE FROM blobs")
+                self.db.execute("DELETE FROM packs")
+                self.db.execute("DELETE FROM index_files")
+            for index_file, packs in files:
+                self._insert(packs)
+                if index_file is not None:
+                    self.db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (index_file,))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    def _insert(self, packs: list[PackFrames]) -> None:
+        numbers: dict[str, int] = {}
+        rows: list[tuple[bytes, int, int, int, int, int, int]] = []
+        for name, frames in packs:
+            n = numbers.get(name)
+            if n is None:
+                n = numbers[name] = self._pack_n(name)
+            rows.extend(
+                (b.id, b.type, n, f.offset, f.length, b.offset, b.length)
+                for f in frames
+                for b in f.blobs
+            )
+        # in key order the B-tree is appended to rather than split at random places
+        rows.sort(key=lambda r: (r[0], r[2]))
+        self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)", rows)
 
     def _pack_n(self, name: str) -> int:
         self.db.execute("INSERT OR IGNORE INTO packs(name) VALUES (?)", (name,))

@@ -83,9 +83,9 @@ class Repository:
         self.store, self.config, self.secrets, self.clock = store, config, secrets, clock
         self.key = secrets.encryption_key
         self.key_name = ""  # the key file this process unlocked with
-        self.index = IndexCache(cache_dir / "index.sqlite" if cache_dir else None)
         self.cache_dir = cache_dir  # this repository's own local cache, if any
         self._unindexed: list[PackFrames] = []
+        self.index = IndexCache(cache_dir / "index.sqlite" if cache_dir else None)
         self._unindexed_blobs = 0
         self._primed: dict[bytes, bool] = {}  # index answers for the batch being added
         self._unflushed: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
@@ -221,20 +221,19 @@ class Repository:
         """Bring the local index cache up to the repository's index files, and learn
         what pending prunes condemned (readable still, never deduplicated against)."""
         plans = [p for p in self.pending() if isinstance(p, Plan)]
-        doomed = {f"index/{i}" for p in plans for i in p.indexes}
         names = {i.name for i in self.store.list("index")}
         known = self.index.known_files()
-        if known - names:
-            self.index.reset()
-            known = set()
-        # files not condemned first: where a blob is in both, the lasting location wins
-        for name in sorted(names - known, key=lambda n: (n in doomed, n)):
+        fresh = bool(known - names)  # one went away: rebuild, in one transaction
+        files: list[tuple[str | None, list[PackFrames]]] = []
+        for name in sorted(names if fresh else names - known):
             try:
-                packs = self.read_index_file(name)
+                files.append((name, self.read_index_file(name)))
             except (CorruptObject, MissingObject) as e:
                 self.left_out.append(str(e))  # only the blobs it lists go missing
-                continue
-            self.index.add(packs, name)
+            if not fresh and len(files) >= 16:  # bounded memory when catching up
+                self.index.absorb(files)
+                files = []
+        self.index.absorb(files, fresh)
         self.index.condemn({pack for p in plans for pack in p.packs})
 
     def write_plan(
