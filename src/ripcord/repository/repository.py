@@ -11,11 +11,12 @@ import getpass
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import blake3
 import msgpack
@@ -66,6 +67,7 @@ from ripcord.repository.snapshots import (
 )
 from ripcord.storage import ObjectNotFound, Store
 
+T = TypeVar("T")
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
 INDEX_MAX_BLOBS = 100_000  # blobs per index file, bounding what one decode holds in memory
 FRAME_CACHE_BYTES = 16 << 20  # per blob type
@@ -84,8 +86,8 @@ class Repository:
         self.key = secrets.encryption_key
         self.key_name = ""  # the key file this process unlocked with
         self.cache_dir = cache_dir  # this repository's own local cache, if any
-        self._unindexed: list[PackFrames] = []
         self.index = IndexCache(cache_dir / "index.sqlite" if cache_dir else None)
+        self._unindexed: list[PackFrames] = []
         self._unindexed_blobs = 0
         self._primed: dict[bytes, bool] = {}  # index answers for the batch being added
         self._unflushed: dict[bytes, int] = {}  # blob id -> type, not yet in an index file
@@ -259,18 +261,26 @@ class Repository:
 
     def pending(self) -> list[Plan | Barrier]:
         """Every readable pending-deletion record; a damaged one is named in `left_out`."""
-        out: list[Plan | Barrier] = []
-        for info in self.store.list("pending"):
-            object_id = info.name.split("/", 1)[1]
+        return self._records("pending", decode_pending)
+
+    def _records(self, prefix: str, decode: Callable[[bytes, bytes, str], T]) -> list[T]:
+        """Every readable object under `prefix`/, each named by the hash of its bytes; a
+        damaged one is left out and named in `left_out`, never hiding the others."""
+        out = []
+        for info in self.store.list(prefix):
             try:
-                data = self._get(info.name)
-                if content_id(data) != object_id:
-                    raise CorruptObject(f"{info.name}: content does not match its name")
-                out.append(decode_pending(self.key, data, object_id))
+                out.append(self._record(info.name, decode))
             except (CorruptObject, MissingObject) as e:
                 if str(e) not in self.left_out:
                     self.left_out.append(str(e))
         return out
+
+    def _record(self, name: str, decode: Callable[[bytes, bytes, str], T]) -> T:
+        data = self._get(name)
+        object_id = name.split("/", 1)[1]
+        if content_id(data) != object_id:
+            raise CorruptObject(f"{name}: content does not match its name (damaged or altered)")
+        return decode(self.key, data, object_id)
 
     def write_index_file(self, packs: list[PackFrames]) -> str:
         """Store one index file listing `packs` and absorb it; returns its name."""
@@ -482,18 +492,7 @@ class Repository:
 
     def marks(self) -> list[Mark]:
         """Every readable mark; a damaged one is left out and named in `left_out`."""
-        out = []
-        for info in self.store.list("marks"):
-            mark_id = info.name.split("/", 1)[1]
-            try:
-                data = self._get(info.name)
-                if content_id(data) != mark_id:
-                    raise CorruptObject(f"{info.name}: content does not match its name")
-                out.append(decode_mark(self.key, data, mark_id))
-            except (CorruptObject, MissingObject) as e:
-                if str(e) not in self.left_out:
-                    self.left_out.append(str(e))
-        return out
+        return self._records("marks", decode_mark)
 
     def standing(self) -> Standing:
         """The marks folded at the real clock; a mark dated in the future that would
@@ -522,11 +521,7 @@ class Repository:
         return sorted(i.name.split("/", 1)[1] for i in self.store.list("snapshots"))
 
     def load_snapshot(self, snap_id: str) -> Snapshot:
-        name = f"snapshots/{snap_id}"
-        data = self._get(name)
-        if content_id(data) != snap_id:
-            raise CorruptObject(f"{name}: content does not match its name (damaged or altered)")
-        return decode_snapshot(self.key, data, snap_id)
+        return self._record(f"snapshots/{snap_id}", decode_snapshot)
 
     def snapshots(self, forgotten: bool = False) -> list[Snapshot]:
         """All readable snapshots not forgotten (with `forgotten`, those too), oldest
