@@ -291,6 +291,22 @@ class Repository:
         self.written_index.append(name)
         return name
 
+    def write_index_files(self, packs: list[PackFrames]) -> list[str]:
+        """Index files listing `packs`, at most INDEX_MAX_BLOBS blobs each."""
+        names: list[str] = []
+        chunk: list[PackFrames] = []
+        count = 0
+        for pack, frames in packs:
+            n = sum(len(f.blobs) for f in frames)
+            if chunk and count + n > INDEX_MAX_BLOBS:
+                names.append(self.write_index_file(chunk))
+                chunk, count = [], 0
+            chunk.append((pack, frames))
+            count += n
+        if chunk:
+            names.append(self.write_index_file(chunk))
+        return names
+
     def read_index_file(self, name: str) -> list[PackFrames]:
         return decode_index_file(self.key, self._get(name), name)
 
@@ -453,7 +469,11 @@ class Repository:
         return blob_id
 
     def load_tree(self, tree_id: bytes) -> object:
-        data = self.read_blob(tree_id)
+        return self.parse_tree(tree_id, self.read_blob(tree_id))
+
+    @staticmethod
+    def parse_tree(tree_id: bytes, data: bytes) -> object:
+        """A tree blob's document from its bytes, wherever they were read (a replica)."""
         try:
             return msgpack.unpackb(data, raw=False, strict_map_key=False)
         except Exception as e:
