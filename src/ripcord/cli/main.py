@@ -32,6 +32,7 @@ from ripcord.cli.key_cmd import key
 from ripcord.cli.ls_cmd import ls
 from ripcord.cli.protect_cmd import protect, unprotect
 from ripcord.cli.prune_cmd import prune_cmd
+from ripcord.cli.repair_cmd import repair
 from ripcord.cli.restore_cmd import restore
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
@@ -93,6 +94,7 @@ cli.add_command(protect)
 cli.add_command(unprotect)
 cli.add_command(forget)
 cli.add_command(prune_cmd)
+cli.add_command(repair)
 cli.add_command(check_cmd)
 
 
