@@ -33,6 +33,7 @@ from ripcord.errors import (
 from ripcord.repository import keys
 from ripcord.repository.config import Config, check_mac, parse_config
 from ripcord.repository.crypto import content_id
+from ripcord.repository.drills import DrillRecord, decode_drill, encode_drill
 from ripcord.repository.index import (
     IndexCache,
     Location,
@@ -526,6 +527,17 @@ class Repository:
             if why not in self.left_out:
                 self.left_out.append(why)
         return out
+
+    def add_drill(self, record: DrillRecord) -> DrillRecord:
+        """Keep a restore drill's result: a new object, never rewritten."""
+        data = encode_drill(self.key, record)
+        drill_id = content_id(data)
+        self.store.put(f"drills/{drill_id}", data)
+        return replace(record, id=drill_id)
+
+    def drills(self) -> list[DrillRecord]:
+        """Every readable drill record, oldest first; a damaged one is named in `left_out`."""
+        return sorted(self._records("drills", decode_drill), key=lambda d: (d.time, d.id))
 
     def chain_gaps(self) -> dict[str, list[str]]:
         """Snapshots the chain names that are gone without a forget record (tampering,
