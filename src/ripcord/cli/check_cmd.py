@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 from rich.console import Console
 from rich.markup import escape
@@ -9,7 +11,9 @@ from rich.markup import escape
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.cli.snapshots_cmd import _human_bytes
 from ripcord.errors import EXIT_DAMAGED, UsageError
+from ripcord.repository.packer import pack_name
 from ripcord.verify.check import CheckOptions, CheckReport, Problem, check
+from ripcord.verify.parity_heal import NO_PARITY, Healing, heal
 from ripcord.verify.subset import VerifiedLog, parse_subset
 
 SHOWN = 10  # affected paths printed per problem; --json has up to MAX_NAMED
@@ -25,9 +29,14 @@ SHOWN = 10  # affected paths printed per problem; --json has up to MAX_NAMED
     help="Read back only a share of the packs: `5%` takes those verified longest ago"
     " (so 20 runs cover everything), `n/t` the n-th of t fixed groups.",
 )
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Heal the damaged packs that reading data finds from their parity (init --parity).",
+)
 @json_option
 @pass_env
-def check_cmd(env: Env, read_data: bool, read_data_subset: str | None) -> int:
+def check_cmd(env: Env, read_data: bool, read_data_subset: str | None, repair: bool) -> int:
     """Check the repository: every snapshot, tree, blob, index file and pack.
 
     Exits 5 if anything is damaged or missing, naming the snapshots and files
@@ -35,6 +44,9 @@ def check_cmd(env: Env, read_data: bool, read_data_subset: str | None) -> int:
     """
     if read_data and read_data_subset:
         raise UsageError("--read-data and --read-data-subset cannot be combined")
+    if repair and not (read_data or read_data_subset):
+        raise UsageError("--repair heals what reading data finds: add --read-data or a subset")
+    healing = None
     with env.open() as repo, repo.reading():
         log = VerifiedLog(repo.cache_dir / "verified.sqlite" if repo.cache_dir else None)
         try:
@@ -44,10 +56,16 @@ def check_cmd(env: Env, read_data: bool, read_data_subset: str | None) -> int:
             elif read_data_subset:
                 options.read_packs = parse_subset(read_data_subset, log)
             report, verified = check(repo, options, env.progress())
+            if repair:
+                report, verified, healing = heal(repo, report, verified, options, env.progress())
             log.record(verified)
         finally:
             log.close()
-    env.emit(report_doc(report), lambda c: _human(c, report))
+    doc = report_doc(report)
+    if healing is not None:
+        doc["healed"] = [asdict(h) for h in healing.healed]
+        doc["unhealable"] = [asdict(u) for u in healing.unhealable]
+    env.emit(doc, lambda c: _human(c, report, healing))
     return EXIT_DAMAGED if report.errors else 0
 
 
@@ -79,7 +97,7 @@ def _problem_doc(p: Problem) -> dict[str, object]:
     }
 
 
-def _human(c: Console, r: CheckReport) -> None:
+def _human(c: Console, r: CheckReport, healing: Healing | None = None) -> None:
     c.print(
         f"checked {r.snapshots} snapshots, {r.trees} folders and {r.blobs} blobs"
         f" in {r.packs} packs ({r.index_files} index files)"
@@ -97,5 +115,15 @@ def _human(c: Console, r: CheckReport) -> None:
             c.print(f"    {escape(path)}")
         if len(p.paths) > SHOWN:
             c.print(f"    ... and {p.affected - SHOWN} more (--json lists up to 1000)")
+    if healing is not None:
+        for h in healing.healed:
+            c.print(
+                f"[green]healed[/] {pack_name(h.pack)}: {h.shares} damaged shares rebuilt from"
+                f" parity, {h.blobs} blobs stored again (the next prune deletes the damaged pack)"
+            )
+        for u in healing.unhealable:
+            c.print(f"[red]not healed[/] {pack_name(u.pack)}: {escape(u.reason)}")
+        if not healing.parity and not healing.unhealable:
+            c.print(f"note: {NO_PARITY}")
     n = len(r.errors)
     c.print("no errors found" if not n else f"[red]{n} errors found[/]")

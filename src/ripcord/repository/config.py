@@ -22,6 +22,7 @@ FORMAT_VERSION = 1
 _MAC_CONTEXT = b"ripcord v1 config mac"
 # what FastCDC accepts for min, avg and max size; anything else fails only at backup time
 _CHUNKER_BOUNDS = ((64, 1 << 20), (256, 4 << 20), (1 << 10, 16 << 20))
+MAX_PARITY = 100  # percent
 
 
 @dataclass(frozen=True)
@@ -37,19 +38,23 @@ class Config:
     chunker: ChunkerParams
     compression_level: int = 3
     version: int = FORMAT_VERSION
+    parity: int = 0  # percent of each pack stored again as Reed-Solomon parity; 0: none
 
     @classmethod
-    def new(cls, chunker: ChunkerParams | None = None) -> Config:
-        return cls(id=os.urandom(16).hex(), chunker=chunker or ChunkerParams())
+    def new(cls, chunker: ChunkerParams | None = None, parity: int = 0) -> Config:
+        return cls(id=os.urandom(16).hex(), chunker=chunker or ChunkerParams(), parity=parity)
 
     def _body(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "format": FORMAT_NAME,
             "version": self.version,
             "id": self.id,
             "chunker": asdict(self.chunker),
             "compression": {"algorithm": "zstd", "level": self.compression_level},
         }
+        if self.parity:  # absent when off, so the MAC of a config without it is unchanged
+            body["parity"] = {"percent": self.parity}
+        return body
 
     def mac(self, id_key: bytes) -> str:
         canon = json.dumps(self._body(), sort_keys=True, separators=(",", ":")).encode()
@@ -85,7 +90,11 @@ def parse_config(raw: bytes) -> tuple[Config, str]:
         level = int(doc["compression"]["level"])
         if doc["compression"]["algorithm"] != "zstd" or not -7 <= level <= 22:
             raise ValueError("unsupported compression")
-        config = Config(id=str(doc["id"]), chunker=chunker, compression_level=level)
+        parity = doc.get("parity", {"percent": 0})
+        percent = parity["percent"]
+        if type(percent) is not int or not 0 <= percent <= MAX_PARITY:
+            raise ValueError("parity percent out of range")
+        config = Config(str(doc["id"]), chunker, level, parity=percent)
         return config, str(doc["mac"])
     except (KeyError, TypeError, ValueError, OverflowError) as e:  # int(1e999) overflows
         raise CorruptObject(f"config: malformed ({e})") from None

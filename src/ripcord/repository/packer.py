@@ -1,7 +1,10 @@
 """Turns a stream of blobs into sealed packs, concurrently.
 
 Compression and encryption release the GIL and run in a thread pool; finished
-packs upload from a second pool so the CPU work never waits on storage.
+packs upload from a second pool so the CPU work never waits on storage. In a
+repository with parity, each pack's parity object is computed and stored right
+after the pack (never before: a parity object whose pack is not listed is then
+always a leftover, which prune can delete without racing a writer).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from ripcord.repository.crypto import content_id
 from ripcord.repository.index import PackFrames
 from ripcord.repository.pack import BlobEntry, Frame, build_trailer, seal_frame
+from ripcord.repository.parity import encode_parity, parity_name
 from ripcord.storage import Store
 
 PACK_TARGET = 8 << 20  # plaintext bytes per pack
@@ -43,8 +47,10 @@ class Packer:
         cpu: ThreadPoolExecutor,
         io: ThreadPoolExecutor,
         on_stored: Callable[[PackFrames, int], None],
+        parity: int = 0,
     ) -> None:
         self.store, self.key, self.level = store, key, level
+        self.parity = parity  # percent; 0: no parity objects
         self.cpu, self.io, self.on_stored = cpu, io, on_stored
         self._bundle: list[tuple[bytes, int, bytes]] = []
         self._bundle_size = 0
@@ -100,7 +106,12 @@ class Packer:
         parts.append(build_trailer(self.key, frames))
         data = b"".join(parts)
         pack_id = content_id(data)
+        parity = None
+        if self.parity:  # computed while the pack is written
+            parity = self.cpu.submit(encode_parity, self.key, pack_id, data, self.parity)
         self.store.put(pack_name(pack_id), data)
+        if parity is not None:
+            self.store.put(parity_name(pack_id), parity.result())
         return (pack_id, frames), len(data)
 
     def _collect(self, fut: Future[tuple[PackFrames, int]]) -> None:

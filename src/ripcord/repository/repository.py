@@ -105,7 +105,15 @@ class Repository:
         self._cpu = ThreadPoolExecutor(workers, thread_name_prefix="ripcord-cpu")
         self._io = ThreadPoolExecutor(2, thread_name_prefix="ripcord-io")
         self._packers = {
-            t: Packer(store, self.key, config.compression_level, self._cpu, self._io, self._stored)
+            t: Packer(
+                store,
+                self.key,
+                config.compression_level,
+                self._cpu,
+                self._io,
+                self._stored,
+                config.parity,
+            )
             for t in (DATA, TREE)
         }
         self.sync_index()
@@ -120,7 +128,9 @@ class Repository:
         kdf: KdfParams | None = None,
         copy_from: Repository | None = None,
         cache_dir: Path | None = None,
+        parity: int = 0,
     ) -> Repository:
+        """A new repository; with `parity` (percent), every pack gets a parity object."""
         try:
             store.stat("config")
         except ObjectNotFound:
@@ -128,7 +138,7 @@ class Repository:
         else:
             raise RipcordError("a repository already exists there")
         secrets = MasterSecrets.generate(copy_from.secrets if copy_from else None)
-        config = Config.new(copy_from.config.chunker if copy_from else None)
+        config = Config.new(copy_from.config.chunker if copy_from else None, parity)
         key_raw = keys.make_key_file(password, secrets, kdf or KdfParams())
         key_name = f"keys/{keys.key_id(key_raw)}"
         store.put(key_name, key_raw)

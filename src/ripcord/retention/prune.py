@@ -35,6 +35,7 @@ from ripcord.repository.index import Location, PackFrames
 from ripcord.repository.locks import Lock
 from ripcord.repository.pack import Frame
 from ripcord.repository.packer import pack_name
+from ripcord.repository.parity import parity_name
 from ripcord.repository.pending import Barrier, Plan
 from ripcord.repository.repository import INDEX_MAX_BLOBS
 from ripcord.storage import ObjectNotFound
@@ -328,12 +329,20 @@ def _execute(repo: Repository, plan: Plan, barrier: Barrier, report: PruneReport
         if rescued - indexed:
             repo.write_index_file(_frames_of(repo, plan, rescued - indexed))
         report.packs_rescued += len(rescued)
+    parity = [i.name for i in repo.store.list("parity")]  # before data/: see below
     sizes = repo.pack_sizes()
     for p in sorted(condemned - rescued):
         if p in sizes:
             report.packs_deleted += 1
             report.bytes_deleted += sizes[p]
         _delete(repo, pack_name(p))
+        _delete(repo, parity_name(p))
+    # parity whose pack went some other way (lost, deleted by hand) protects nothing; a
+    # writer stores parity after its pack, so parity listed before data/ whose pack
+    # data/ does not hold is such a leftover, never a backup's in flight
+    for name in parity:
+        if name.rsplit("/", 1)[1] not in sizes:
+            _delete(repo, name)
     stored = set(repo.snapshot_ids())
     for s in plan.snapshots:
         report.snapshots_deleted += s in stored

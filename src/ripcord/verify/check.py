@@ -65,6 +65,7 @@ class CheckReport:
     bytes_read: int = 0
     unused_blobs: int = 0
     unused_bytes: int = 0
+    damaged_packs: set[str] = field(default_factory=set)  # ids of packs damaged or missing
 
     @property
     def errors(self) -> list[Problem]:
@@ -95,6 +96,7 @@ class _Checker:
         self.verified: list[str] = []  # packs read whole and found intact
         self.unwalked = False  # some tree could not be read: what it uses is unknown
         self.where: dict[bytes, str] = {}  # blob id -> a pack the index files put it in
+        self.doomed: set[str] = set()  # packs a pending prune plan condemned
 
     def problem(self, key: str, kind: str, message: str, error: bool = True) -> Problem:
         found = self.causes.get(key)
@@ -109,8 +111,10 @@ class _Checker:
         self.report.packs = len(self.sizes)
         snaps = self._snapshots()
         self._records()
+        self.doomed = {p for r in repo.pending() if isinstance(r, Plan) for p in r.packs}
         indexed = self._index_files()
         self._trailers(indexed)
+        self._parity()
         if self.options.read_packs is not None:
             self._read_data(self.options.read_packs(sorted(self.sizes)))
         used = self._walk(snaps)
@@ -169,8 +173,9 @@ class _Checker:
                 continue
             for pack, frames in listed:
                 indexed.setdefault(pack, frames)
-        # the index files as they are now, not the local cache of what they were
-        for pack, frames in indexed.items():
+        # the index files as they are now, not the local cache of what they were; like
+        # readers, a location outside condemned packs first
+        for pack, frames in sorted(indexed.items(), key=lambda i: i[0] in self.doomed):
             for f in frames:
                 for b in f.blobs:
                     self.where.setdefault(b.id, pack)
@@ -178,7 +183,6 @@ class _Checker:
 
     def _trailers(self, indexed: dict[str, list[Frame]]) -> None:
         """Each pack's own trailer against what the index says of it."""
-        doomed = {p for r in self.repo.pending() if isinstance(r, Plan) for p in r.packs}
         self.progress.start(None)
         try:
             for pack, size in sorted(self.sizes.items()):
@@ -189,7 +193,7 @@ class _Checker:
                     self._pack_damaged(pack, f"trailer unreadable: {e}", indexed)
                     continue
                 if pack not in indexed:
-                    if pack not in doomed:
+                    if pack not in self.doomed:
                         self.problem(
                             pack_name(pack),
                             "unindexed-pack",
@@ -204,16 +208,48 @@ class _Checker:
         for pack in sorted(set(indexed) - set(self.sizes)):
             key = pack_name(pack)
             self.problem(key, "missing-pack", f"{key} is missing from the repository")
+            self.report.damaged_packs.add(pack)
             for frame in indexed[pack]:
                 for b in frame.blobs:
                     self.bad_blobs.setdefault(b.id, key)
 
     def _pack_damaged(self, pack: str, why: str, indexed: dict[str, list[Frame]]) -> None:
         key = pack_name(pack)
-        self.problem(key, "damaged-pack", f"{key}: {why}")
-        for frame in indexed.get(pack, []):
-            for b in frame.blobs:
-                self.bad_blobs.setdefault(b.id, key)
+        blobs = [b.id for frame in indexed.get(pack, []) for b in frame.blobs]
+        self._damage(pack, key, "damaged-pack", f"{key}: {why}", blobs)
+
+    def _damage(self, pack: str, key: str, kind: str, message: str, blobs: list[bytes]) -> None:
+        """Damage to a pack: an error for the blobs it takes away, or only a note when a
+        pending prune condemned the pack and its blobs are stored elsewhere (it was
+        healed or repacked, and the prune deletes it)."""
+        lost = blobs
+        if pack in self.doomed:  # readers take a lasting copy where there is one
+            lost = [b for b in blobs if self.where.get(b, pack) in self.doomed]
+            if not lost:
+                message += "; a pending prune condemned it, its blobs are stored elsewhere"
+                self.problem(key, "damaged-condemned-pack", message, error=False)
+                return
+        self.problem(key, kind, message)
+        self.report.damaged_packs.add(pack)
+        for b in lost:
+            self.bad_blobs.setdefault(b, key)
+
+    def _parity(self) -> None:
+        """In a repository with parity, a pack without any can only be healed from a
+        replica: worth knowing, not damage."""
+        if not self.repo.config.parity:
+            return
+        covered = {i.name.rsplit("/", 1)[1] for i in self.repo.store.list("parity")}
+        bare = sorted(set(self.sizes) - covered - self.doomed)
+        if bare:
+            self.problem(
+                "parity",
+                "parity-missing",
+                f"{len(bare)} packs have no parity object (e.g. {pack_name(bare[0])}: a"
+                " backup killed between writing the two, or the parity was lost); damage to"
+                " them can only be healed from a replica",
+                error=False,
+            )
 
     # -- reading data back -------------------------------------------------------------------
 
@@ -229,9 +265,7 @@ class _Checker:
                     self.progress.advance(self.sizes.get(pack, 0))
                     self.progress.item(f"pack {pack[:12]}")
                     for key, message, blobs in damage:
-                        self.problem(key, "damaged-data", message)
-                        for b in blobs:
-                            self.bad_blobs.setdefault(b, key)
+                        self._damage(pack, key, "damaged-data", message, blobs)
                     if not damage:
                         self.verified.append(pack)
         finally:
