@@ -185,9 +185,7 @@ def test_a_restore_in_progress_holds_back_the_deletion_of_what_it_reads(
     assert cli.ok("prune", "--json").json["plans_done"]
 
 
-def test_the_chain_tells_a_forget_from_a_deletion_behind_ripcords_back(
-    cli: Cli, src: Path
-) -> None:
+def test_the_chain_tells_a_forget_from_a_deletion_behind_ripcords_back(cli: Cli, src: Path) -> None:
     first, second, third = (backup(cli, src) for _ in range(3))
     cli.ok("forget", first)
     cli.ok("prune")
