@@ -23,6 +23,7 @@ from ripcord.cli.backup_cmd import backup
 from ripcord.cli.cat_cmd import cat
 from ripcord.cli.check_cmd import check_cmd
 from ripcord.cli.diff_cmd import diff
+from ripcord.cli.drill_cmd import drill_cmd, drills_cmd
 from ripcord.cli.env import Env
 from ripcord.cli.find_cmd import find
 from ripcord.cli.forget_cmd import forget
@@ -95,6 +96,8 @@ cli.add_command(unprotect)
 cli.add_command(forget)
 cli.add_command(prune_cmd)
 cli.add_command(repair)
+cli.add_command(drill_cmd)
+cli.add_command(drills_cmd)
 cli.add_command(check_cmd)
 
 
