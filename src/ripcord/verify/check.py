@@ -97,6 +97,7 @@ class _Checker:
         self.unwalked = False  # some tree could not be read: what it uses is unknown
         self.where: dict[bytes, str] = {}  # blob id -> a pack the index files put it in
         self.doomed: set[str] = set()  # packs a pending prune plan condemned
+        self.doomed_indexes: set[str] = set()  # and index files (ids)
 
     def problem(self, key: str, kind: str, message: str, error: bool = True) -> Problem:
         found = self.causes.get(key)
@@ -111,7 +112,9 @@ class _Checker:
         self.report.packs = len(self.sizes)
         snaps = self._snapshots()
         self._records()
-        self.doomed = {p for r in repo.pending() if isinstance(r, Plan) for p in r.packs}
+        plans = [r for r in repo.pending() if isinstance(r, Plan)]
+        self.doomed = {p for plan in plans for p in plan.packs}
+        self.doomed_indexes = {i for plan in plans for i in plan.indexes}
         indexed = self._index_files()
         self._trailers(indexed)
         self._parity()
@@ -161,21 +164,31 @@ class _Checker:
                 self.problem(why, "damaged-record", why)
 
     def _index_files(self) -> dict[str, list[Frame]]:
-        """Every pack the readable index files list, with its frames (first listing)."""
+        """Every pack the readable index files list, with its frames (first listing).
+
+        Index files a pending plan condemned (prune or repair replaced them) are
+        not judged: they may name packs already gone. They only help find a blob
+        no lasting index file lists, as they help readers until prune runs.
+        """
         indexed: dict[str, list[Frame]] = {}
+        condemned: dict[str, list[Frame]] = {}
         names = sorted(i.name for i in self.repo.store.list("index"))
         self.report.index_files = len(names)
         for name in names:
+            doomed = name.split("/", 1)[1] in self.doomed_indexes
             try:
                 listed = self.repo.read_index_file(name)
             except (CorruptObject, MissingObject) as e:
-                self.problem(name, "damaged-index", f"{e} (run `ripcord repair index`)")
+                if not doomed:
+                    self.problem(name, "damaged-index", f"{e} (run `ripcord repair index`)")
                 continue
             for pack, frames in listed:
-                indexed.setdefault(pack, frames)
+                (condemned if doomed else indexed).setdefault(pack, frames)
         # the index files as they are now, not the local cache of what they were; like
         # readers, a location outside condemned packs first
-        for pack, frames in sorted(indexed.items(), key=lambda i: i[0] in self.doomed):
+        lasting = sorted(indexed.items(), key=lambda i: i[0] in self.doomed)
+        fallback = [(p, f) for p, f in condemned.items() if p in self.sizes]
+        for pack, frames in lasting + fallback:
             for f in frames:
                 for b in f.blobs:
                     self.where.setdefault(b.id, pack)
