@@ -165,3 +165,13 @@ def test_read_data_subsets_rotate_through_every_pack(
     assert set().union(*groups) == set(read) and sum(map(len, groups)) == total
     for bad in ("0/3", "4/3", "0%", "101%", "half"):
         assert cli("check", "--read-data-subset", bad).code == 2
+
+
+def test_a_damaged_record_is_an_error(cli: Cli, built: tuple[Path, list[str]]) -> None:
+    cli.ok("drill", "--sample", "2")
+    (record,) = (cli.repo / "drills").iterdir()
+    damage(record, "bitflip")
+    code, doc = check(cli)
+    assert code == EXIT_DAMAGED
+    assert [e["kind"] for e in doc["errors"]] == ["damaged-record"]
+    assert record.name in doc["errors"][0]["message"]
