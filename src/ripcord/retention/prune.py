@@ -37,7 +37,6 @@ from ripcord.repository.pack import Frame
 from ripcord.repository.packer import pack_name
 from ripcord.repository.parity import parity_name
 from ripcord.repository.pending import Barrier, Plan
-from ripcord.repository.repository import INDEX_MAX_BLOBS
 from ripcord.storage import ObjectNotFound
 
 DEFAULT_MAX_UNUSED = 0.05  # of the repository's size, as restic
@@ -190,8 +189,7 @@ def make_plan(
     report.bytes_written = repo.stored_bytes - written_before
     condemned = set(gone) | set(orphans) | set(repack)
     lasting = [(p, u.frames) for p, u in packs.items() if p not in condemned]
-    for chunk in _chunks(lasting):
-        repo.write_index_file(chunk)
+    repo.write_index_files(lasting)
     report.index_files_replaced = len(index_names)
     plan = repo.write_plan(
         sorted(condemned),
@@ -273,21 +271,6 @@ def _place(used: set[bytes], packs: dict[str, _PackUse]) -> set[bytes]:
                     kept += b.length
             use.used += frame.length * kept // total
     return left
-
-
-def _chunks(packs: list[PackFrames]) -> Iterable[list[PackFrames]]:
-    """Index files of at most INDEX_MAX_BLOBS blobs each."""
-    chunk: list[PackFrames] = []
-    count = 0
-    for pack, frames in packs:
-        n = sum(len(f.blobs) for f in frames)
-        if chunk and count + n > INDEX_MAX_BLOBS:
-            yield chunk
-            chunk, count = [], 0
-        chunk.append((pack, frames))
-        count += n
-    if chunk:
-        yield chunk
 
 
 def _barrier(repo: Repository, plan: Plan, lock: Lock) -> Barrier:
