@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from tests.faults import WITHOUT_DAC_OVERRIDE, run_binary
 from tests.trees import below, listed, make_files, restored, tree_state
 
 CACHE_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# a cache\n"
@@ -439,3 +440,30 @@ def test_no_repository_and_no_default_exits_10(cli: Cli) -> None:
     assert r.code == 10
     assert "no repository" in r.err
     assert not Path(cli.env["RIPCORD_DATA_DIR"]).exists()
+
+
+def test_several_paths_inside_a_read_only_folder_all_restore(cli: Cli, tmp_path: Path) -> None:
+    """The folder's read-only mode is applied once every path is in, not after the first
+    (as a user, not root: run without the capability that lets root write anywhere)."""
+    src = tmp_path / "src"
+    ro = src / "ro"
+    ro.mkdir(parents=True)
+    for name in ("a.txt", "b.txt"):
+        (ro / name).write_text(name)
+    ro.chmod(0o555)
+    snap = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    out = tmp_path / "out"
+    r = run_binary(
+        cli,
+        "restore",
+        snap,
+        str(ro / "a.txt"),
+        str(ro / "b.txt"),
+        "--target",
+        str(out),
+        wrapper=WITHOUT_DAC_OVERRIDE,
+    )
+    assert r.code == 0, r.err
+    back = out / ro.relative_to("/")
+    assert sorted(p.name for p in back.iterdir()) == ["a.txt", "b.txt"]
+    assert stat.S_IMODE(back.stat().st_mode) == 0o555

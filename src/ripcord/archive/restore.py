@@ -101,6 +101,7 @@ class Restorer:
         self._held: list[int] = []  # directory descriptors to close after a failure
         self._locs: dict[bytes, Location] = {}  # blobs of the directory being walked
         self._batch: list[_FileJob] = []  # small files not yet handed to a writer
+        self._above: dict[bytes, Node] = {}  # folders above the PATHS: dated at the end
 
     def run(self) -> RestoreReport:
         root = bytes.fromhex(self.snapshot.tree)
@@ -118,6 +119,7 @@ class Restorer:
             for path in self.options.paths:
                 self._restore_path(target_fd, root, path)
             self._drain()
+            self._date_above(target_fd)
         finally:
             self._abandon()
             os.close(target_fd)
@@ -171,14 +173,30 @@ class Restorer:
                     raise RipcordError(f"cannot create {os.fsdecode(above)}: {e.strerror}") from e
             self._restore(fds[-1], above + b"/" + parts[-1], leaf)
             self._drain()
-            for i in range(len(parts) - 1, 0, -1):
-                node = find(self.repo, root, b"/".join([b"", *parts[:i]]))
-                self._apply_meta(fds[i], node)
+            for i in range(1, len(parts)):
+                key = b"/".join(parts[:i])
+                if key not in self._above:
+                    self._above[key] = find(self.repo, root, b"/" + key)
         except BaseException:
             self._held += fds[1:]  # writers may still use them: closed once they stop
             raise
         for fd in fds[1:]:
             os.close(fd)
+
+    def _date_above(self, target_fd: int) -> None:
+        """Mode, owner and times of the folders above the PATHS restored, deepest first
+        and only once every path is in: a folder the snapshot has read-only must not
+        stop the next path from being created inside it."""
+        for key in sorted(self._above, key=lambda k: k.count(b"/"), reverse=True):
+            fds = [target_fd]
+            try:
+                for part in key.split(b"/"):
+                    fds.append(self._open_dir(fds[-1], part, created_mode=0o700))
+                self._apply_meta(fds[-1], self._above[key])
+            finally:
+                for fd in fds[1:]:
+                    os.close(fd)
+        self._above = {}
 
     def _selected(self, path: bytes, node: Node) -> bool:
         if self.excluder.excluded(path, node.type == DIR):
