@@ -352,7 +352,7 @@ def test_an_intact_copy_in_another_pack_is_used_and_nothing_is_lost(
     src = pair.sources[first]
     big = max(src.rglob("*.bin"), key=lambda p: (p.stat().st_size, p))
     with api_repo(c) as repo:
-        (blob,) = node_at(repo, first, big).content
+        blob = node_at(repo, first, big).content[0]  # a large file may have several chunks
         repo.add_blob(DATA, repo.read_blob(blob), blob, again=True)  # a second copy
         repo.flush()
     shutil.rmtree(c.env["RIPCORD_CACHE_DIR"])  # the CLI learns both copies in our order

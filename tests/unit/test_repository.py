@@ -195,8 +195,9 @@ def test_a_snapshot_whose_content_does_not_match_its_name_is_corrupt(
     assert mem_repo.load_snapshot(snap_id).to_doc() == snap.to_doc()
     other = mem_repo.save_snapshot(Snapshot(mem_repo.clock(), "h2", "u", [], tree.hex()))
     objects(mem_repo)[f"snapshots/{snap_id}"] = objects(mem_repo)[f"snapshots/{other}"]
-    with pytest.raises(CorruptObject, match=snap_id):
-        mem_repo.load_snapshot(snap_id)
+    reader = Repository(mem_repo.store, mem_repo.config, mem_repo.secrets)  # another process
+    with reader, pytest.raises(CorruptObject, match=snap_id):
+        reader.load_snapshot(snap_id)
 
 
 # -- the index cache ---------------------------------------------------------------------

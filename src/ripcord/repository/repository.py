@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import blake3
 import msgpack
@@ -101,6 +101,7 @@ class Repository:
         self.left_out: list[str] = []  # damaged snapshots and index files skipped, and why
         self.held: Lock | None = None  # the lock this process holds, if any
         self.written_index: list[str] = []  # index files this process wrote
+        self._decoded: dict[str, object] = {}  # content-addressed records already read
         workers = default_workers()
         self._cpu = ThreadPoolExecutor(workers, thread_name_prefix="ripcord-cpu")
         self._io = ThreadPoolExecutor(2, thread_name_prefix="ripcord-io")
@@ -287,11 +288,16 @@ class Repository:
         return out
 
     def _record(self, name: str, decode: Callable[[bytes, bytes, str], T]) -> T:
+        """One record, read once per process: named by its hash, it cannot change."""
+        known = self._decoded.get(name)
+        if known is not None:
+            return cast(T, known)
         data = self._get(name)
         object_id = name.split("/", 1)[1]
         if content_id(data) != object_id:
             raise CorruptObject(f"{name}: content does not match its name (damaged or altered)")
-        return decode(self.key, data, object_id)
+        record = self._decoded[name] = decode(self.key, data, object_id)
+        return record
 
     def write_index_file(self, packs: list[PackFrames]) -> str:
         """Store one index file listing `packs` and absorb it; returns its name."""
