@@ -160,7 +160,27 @@ def test_a_rebuild_is_one_transaction_so_readers_never_see_it_half_done(
     broken = BlobEntry(b"\x04" * 32, 0, 0, 10**30)  # too big for SQLite: fails mid-way
     with pytest.raises(OverflowError):
         writer.absorb([("index/new", [("bb" * 32, [Frame(0, 100, (broken,))])])], fresh=True)
-    assert reader.has(blob.id) and reader.known_files() == {"index/old"}  # rolled back
+    assert reader.has(blob.id) and set(reader.known_files()) == {"index/old"}  # rolled back
     writer.absorb([("index/new", [("bb" * 32, [Frame(0, 100, (blob,))])])], fresh=True)
     loc = reader.lookup(blob.id)
-    assert loc is not None and loc.pack == "bb" * 32 and reader.known_files() == {"index/new"}
+    assert loc is not None and loc.pack == "bb" * 32 and set(reader.known_files()) == {"index/new"}
+
+
+def test_rows_only_a_condemned_index_file_gives_are_read_last_and_never_reused() -> None:
+    cache = IndexCache(None)
+    blob = BlobEntry(b"\x05" * 32, 0, 0, 10)
+    wrong = BlobEntry(b"\x05" * 32, 0, 50, 10)  # a condemned file's wrong frame for it
+    alone = BlobEntry(b"\x06" * 32, 0, 0, 10)  # a blob only a condemned file lists
+    cache.absorb(
+        [
+            ("index/bad", [("aa" * 32, [Frame(0, 100, (wrong, alone))])]),
+            ("index/good", [("bb" * 32, [Frame(0, 100, (blob,))])]),
+        ],
+        fallback={"index/bad"},
+    )
+    loc = cache.lookup(blob.id)
+    assert loc is not None and loc.pack == "bb" * 32  # the lasting file's location
+    assert cache.has(blob.id) and not cache.has(alone.id)  # never deduplicated against
+    found = cache.lookup(alone.id)
+    assert found is not None and found.pack == "aa" * 32  # but still read, as a last resort
+    assert cache.known_files() == {"index/bad": True, "index/good": False}

@@ -8,8 +8,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ripcord.cli.env import Env, json_option, pass_env
-from ripcord.cli.snapshots_cmd import _human_bytes
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.errors import EXIT_DAMAGED, UsageError
 from ripcord.repository.packer import pack_name
 from ripcord.verify.check import CheckOptions, CheckReport, Problem, check
@@ -103,7 +102,7 @@ def _human(c: Console, r: CheckReport, healing: Healing | None = None) -> None:
         f" in {r.packs} packs ({r.index_files} index files)"
     )
     if r.packs_read:
-        c.print(f"read back {r.packs_read} packs ({_human_bytes(r.bytes_read)})")
+        c.print(f"read back {r.packs_read} packs ({human_bytes(r.bytes_read)})")
     for p in r.problems:
         label = "[red]error[/]" if p.error else "[yellow]note[/]"
         c.print(f"{label}: {escape(p.message)}")

@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ripcord.cli.env import Env, json_option, pass_env
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.cli.forget_cmd import PIPED_WIDTH
-from ripcord.cli.snapshots_cmd import _human_bytes
 from ripcord.errors import EXIT_DAMAGED, UsageError
 from ripcord.repository.drills import DrillRecord
 from ripcord.verify.drill import (
@@ -151,7 +150,7 @@ def drill_cmd(
         n = len(rec.snapshots)
         verdict = "[green]PASS[/]" if rec.result == "pass" else "[red]FAIL[/]"
         c.print(
-            f"drill {rec.id[:12]}: {verdict}: {rec.files} files ({_human_bytes(rec.bytes)})"
+            f"drill {rec.id[:12]}: {verdict}: {rec.files} files ({human_bytes(rec.bytes)})"
             f" from {n} snapshot{'s' * (n != 1)} restored and proven in {rec.duration:.1f}s,"
             f" {rec.source_compared} also against their unchanged source"
         )
@@ -190,7 +189,7 @@ def drills_cmd(env: Env) -> None:
                 escape(r.host),
                 "[green]pass[/]" if r.result == "pass" else f"[red]fail ({len(r.failures)})[/]",
                 str(r.files),
-                _human_bytes(r.bytes),
+                human_bytes(r.bytes),
                 str(r.source_compared),
                 str(len(r.snapshots)),
             )

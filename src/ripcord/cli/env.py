@@ -97,6 +97,11 @@ class Env:
         else:
             human(self.out)
 
+    def say(self, text: str) -> None:
+        """A line on stderr saying what a long command is doing; silent with --json."""
+        if not self.json:
+            self.err.print(f"[dim]{escape(text)}[/]")
+
     def progress(self) -> Progress:
         if self.json or not self.err.is_terminal or os.environ.get("RIPCORD_NO_PROGRESS"):
             return NullProgress()
@@ -122,3 +127,12 @@ def json_option(f: F) -> F:
 
 
 pass_env = click.make_pass_decorator(Env, ensure=True)
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

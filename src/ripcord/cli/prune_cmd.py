@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 from rich.console import Console
 
-from ripcord.cli.env import Env, json_option, pass_env
-from ripcord.cli.snapshots_cmd import _human_bytes
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.errors import UsageError
 from ripcord.repository import Repository
 from ripcord.retention.duration import HELP, parse_duration
@@ -28,7 +25,7 @@ def parse_percent(text: str) -> float:
 
 def run_prune(env: Env, repo: Repository, options: PruneOptions | None = None) -> PruneReport:
     """Prune an open repository and print what happened (shared with forget --prune)."""
-    report = prune(repo, options or PruneOptions(), say=_say(env), progress=env.progress())
+    report = prune(repo, options or PruneOptions(), say=env.say, progress=env.progress())
     env.emit(report_doc(report), lambda c: _human(c, report))
     return report
 
@@ -56,21 +53,21 @@ def _human(c: Console, r: PruneReport) -> None:
     would = "would " if r.dry_run else ""
     if r.size_before:
         c.print(
-            f"repository: {_human_bytes(r.size_before)} in packs,"
-            f" {_human_bytes(r.unused_before)} of it used by no snapshot"
+            f"repository: {human_bytes(r.size_before)} in packs,"
+            f" {human_bytes(r.unused_before)} of it used by no snapshot"
         )
     if r.packs_repacked:
         c.print(
             f"{would}copy {r.blobs_repacked} used blobs out of {r.packs_repacked} mostly"
-            f" unused packs" + ("" if r.dry_run else f" ({_human_bytes(r.bytes_written)})")
+            f" unused packs" + ("" if r.dry_run else f" ({human_bytes(r.bytes_written)})")
         )
     if r.packs_deleted or r.snapshots_deleted:
         c.print(
             f"{would}delete {r.snapshots_deleted} forgotten snapshots and {r.packs_deleted}"
-            f" packs ({_human_bytes(r.bytes_deleted)})"
+            f" packs ({human_bytes(r.bytes_deleted)})"
         )
         if not r.dry_run:
-            c.print(f"freed {_human_bytes(max(r.freed, 0))}")
+            c.print(f"freed {human_bytes(max(r.freed, 0))}")
     elif not r.waiting:
         c.print("nothing to delete")
     if r.packs_rescued:
@@ -80,14 +77,6 @@ def _human(c: Console, r: PruneReport) -> None:
             f"[yellow]pending[/]: plan {plan[:12]} waits for {n} backups that started before"
             " it; the next prune (or --wait) deletes what it condemned"
         )
-
-
-def _say(env: Env) -> Callable[[str], None]:
-    def say(text: str) -> None:
-        if not env.json:
-            env.err.print(f"[dim]{text}[/]")
-
-    return say
 
 
 @click.command("prune")

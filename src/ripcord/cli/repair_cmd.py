@@ -14,7 +14,6 @@ from rich.markup import escape
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.cli.location import cache_dir, open_store
 from ripcord.cli.passwords import get_password
-from ripcord.cli.prune_cmd import _say
 from ripcord.errors import EXIT_DAMAGED, RepositoryNotFound, UsageError, WrongPassword
 from ripcord.repository import Repository, read_config
 from ripcord.verify.reindex import IndexReport
@@ -65,7 +64,7 @@ def repair(
         env.open() as repo,
         _open_replica(repo, replica, from_password_file, from_password_command) as other,
     ):
-        report = repair_from(repo, other, _say(env), env.progress())
+        report = repair_from(repo, other, env.say, env.progress())
     return _finish(env, report, replica)
 
 
@@ -80,7 +79,7 @@ def repair_index_cmd(env: Env) -> int:
     whose data no pack holds (no data is read back: `repair --from` does that).
     """
     with env.open() as repo:
-        report = repair_index(repo, _say(env), env.progress())
+        report = repair_index(repo, env.say, env.progress())
     return _finish(env, report)
 
 
@@ -100,7 +99,7 @@ def repair_snapshots_cmd(env: Env, forget_broken: bool) -> int:
     you have a replica: what it heals is not lost.
     """
     with env.open() as repo:
-        report = repair_snapshots(repo, forget_broken, _say(env), env.progress())
+        report = repair_snapshots(repo, forget_broken, env.say, env.progress())
     return _finish(env, report)
 
 

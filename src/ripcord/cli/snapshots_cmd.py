@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ripcord.cli.env import Env, json_option, pass_env
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.repository import Snapshot
 
 
@@ -48,18 +48,9 @@ def snapshots(env: Env, host: str | None, tags: tuple[str, ...]) -> None:
                 escape(",".join(s.tags)),
                 escape("\n".join(s.paths)),
                 str(s.summary.get("total_files", "")),
-                _human_bytes(s.summary.get("total_bytes", 0)),
+                human_bytes(s.summary.get("total_bytes", 0)),
             )
         c.print(t)
         c.print(f"{len(snaps)} snapshots" + (" (P: protected)" if kept else ""))
 
     env.emit([{**snapshot_doc(s), "protected": s.id in kept} for s in snaps], human)
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

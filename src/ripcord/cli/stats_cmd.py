@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from ripcord.cli.env import Env, json_option, pass_env
-from ripcord.cli.snapshots_cmd import _human_bytes
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.repository import DATA
 
 
@@ -48,9 +47,9 @@ def stats(env: Env) -> None:
 
     def human(c: Console) -> None:
         c.print(f"snapshots:         {len(snaps)}")
-        c.print(f"logical size:      {_human_bytes(logical)} (sum over snapshots)")
-        c.print(f"unique data:       {_human_bytes(unique)} in {blobs} blobs")
-        c.print(f"stored size:       {_human_bytes(total)} ({len(packs)} packs)")
+        c.print(f"logical size:      {human_bytes(logical)} (sum over snapshots)")
+        c.print(f"unique data:       {human_bytes(unique)} in {blobs} blobs")
+        c.print(f"stored size:       {human_bytes(total)} ({len(packs)} packs)")
         c.print(f"deduplication:     {doc['dedup_ratio']}x")
         c.print(f"compression:       {doc['compression_ratio']}x")
 

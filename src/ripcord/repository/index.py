@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,21 +26,25 @@ INDEX_AAD = b"ripcord v1 index"
 INDEX_VERSION = 1
 MAX_INDEX = 256 << 20
 
-CACHE_VERSION = 2  # bumped whenever the tables change: an older cache is rebuilt
+CACHE_VERSION = 3  # bumped whenever the tables change: an older cache is rebuilt
+# `fallback` rows come only from index files a pending plan condemned: read last (they
+# may even be wrong: repair condemns index files that disagree with a trailer), and
+# never deduplicated against
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS packs (n INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (
     id BLOB, type INT, pack INT, frame_off INT, frame_len INT, blob_off INT, blob_len INT,
-    PRIMARY KEY (id, pack)
+    fallback INT, PRIMARY KEY (id, pack)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY, fallback INT);
 CREATE TEMP TABLE IF NOT EXISTS condemned (name TEXT PRIMARY KEY);
 """
 # pack numbers are per cache file and may be handed out anew when another process
 # rebuilds it: condemned packs are kept by name, and numbers never outlive a query
 _CONDEMNED = "SELECT p.n FROM packs p JOIN condemned c ON c.name = p.name"
-_USABLE = f"pack NOT IN ({_CONDEMNED})"  # a location a backup may deduplicate against
-_DOOMED = f"b.pack IN ({_CONDEMNED})"
+_USABLE = f"fallback = 0 AND pack NOT IN ({_CONDEMNED})"  # a backup may reuse the blob
+# the locations readers try last come first in a query, so the rest overwrite them
+_LAST = f"b.fallback DESC, b.pack IN ({_CONDEMNED}) DESC"
 _LOCATION = "p.name, b.type, b.frame_off, b.frame_len, b.blob_off, b.blob_len"
 
 
@@ -134,17 +139,17 @@ class IndexCache:
         if path is not None:
             _read_ahead(path)
         self.db = _open_cache(path)
-        self._condemned = False
 
     def condemn(self, packs: Iterable[str]) -> None:
         """Packs a pending prune will delete: still readable, never deduplicated against."""
         rows = [(p,) for p in set(packs)]
         self.db.execute("DELETE FROM condemned")
         self.db.executemany("INSERT INTO condemned VALUES (?)", rows)
-        self._condemned = bool(rows)
 
-    def known_files(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT name FROM index_files")}
+    def known_files(self) -> dict[str, bool]:
+        """Index files absorbed: name -> absorbed as a fallback (condemned) or not."""
+        rows = self.db.execute("SELECT name, fallback FROM index_files")
+        return {name: bool(fallback) for name, fallback in rows}
 
     def reset(self) -> None:
         self.absorb([], fresh=True)
@@ -153,8 +158,14 @@ class IndexCache:
         """Record blobs and, optionally, the file they came from (one transaction)."""
         self.absorb([(index_file, list(packs))])
 
-    def absorb(self, files: list[tuple[str | None, list[PackFrames]]], fresh: bool = False) -> None:
-        """Record index files in one transaction; `fresh` forgets everything before.
+    def absorb(
+        self,
+        files: list[tuple[str | None, list[PackFrames]]],
+        fresh: bool = False,
+        fallback: AbstractSet[str] = frozenset(),
+    ) -> None:
+        """Record index files in one transaction; `fresh` forgets everything before;
+        files named in `fallback` (condemned) are read last and never reused.
 
         One transaction, so that another process reading the shared cache sees
         the old view or the new one, never an empty cache half rebuilt.
@@ -165,30 +176,34 @@ class IndexCache:
                 self.db.execute("DELETE FROM blobs")
                 self.db.execute("DELETE FROM packs")
                 self.db.execute("DELETE FROM index_files")
-            for index_file, packs in files:
-                self._insert(packs)
+            # lasting files first: where both list a blob in a pack, the lasting row stays
+            for index_file, packs in sorted(files, key=lambda f: f[0] in fallback):
+                last = index_file in fallback
+                self._insert(packs, last)
                 if index_file is not None:
-                    self.db.execute("INSERT OR IGNORE INTO index_files VALUES (?)", (index_file,))
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO index_files VALUES (?, ?)", (index_file, last)
+                    )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
 
-    def _insert(self, packs: list[PackFrames]) -> None:
+    def _insert(self, packs: list[PackFrames], fallback: bool) -> None:
         numbers: dict[str, int] = {}
-        rows: list[tuple[bytes, int, int, int, int, int, int]] = []
+        rows: list[tuple[bytes, int, int, int, int, int, int, bool]] = []
         for name, frames in packs:
             n = numbers.get(name)
             if n is None:
                 n = numbers[name] = self._pack_n(name)
             rows.extend(
-                (b.id, b.type, n, f.offset, f.length, b.offset, b.length)
+                (b.id, b.type, n, f.offset, f.length, b.offset, b.length, fallback)
                 for f in frames
                 for b in f.blobs
             )
         # in key order the B-tree is appended to rather than split at random places
         rows.sort(key=lambda r: (r[0], r[2]))
-        self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)", rows)
+        self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?,?)", rows)
 
     def _pack_n(self, name: str) -> int:
         self.db.execute("INSERT OR IGNORE INTO packs(name) VALUES (?)", (name,))
@@ -203,23 +218,21 @@ class IndexCache:
 
     def known_many(self, blob_ids: list[bytes]) -> set[bytes]:
         """Which of these blobs a backup may reuse, in few queries."""
-        usable = f" AND {_USABLE}" if self._condemned else ""
         out: set[bytes] = set()
         for batch in _batches(blob_ids):
             marks = ",".join("?" * len(batch))
-            query = f"SELECT id FROM blobs WHERE id IN ({marks}){usable}"
+            query = f"SELECT id FROM blobs WHERE id IN ({marks}) AND {_USABLE}"
             out.update(r[0] for r in self.db.execute(query, batch))
         return out
 
     def lookup_many(self, blob_ids: list[bytes]) -> dict[bytes, Location]:
         """A location of each blob in few queries (each query is a GIL hand-off); one
         outside condemned packs where there is one."""
-        order = f" ORDER BY {_DOOMED} DESC" if self._condemned else ""
         out: dict[bytes, Location] = {}
         for batch in _batches(blob_ids):
             rows = self.db.execute(
                 f"SELECT b.id, {_LOCATION} FROM blobs b JOIN packs p ON p.n = b.pack"
-                f" WHERE b.id IN ({','.join('?' * len(batch))}){order}",
+                f" WHERE b.id IN ({','.join('?' * len(batch))}) ORDER BY {_LAST}",
                 batch,
             ).fetchall()
             for row in rows:  # condemned first, so a lasting location overwrites it

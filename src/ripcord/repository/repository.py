@@ -235,19 +235,21 @@ class Repository:
         """Bring the local index cache up to the repository's index files, and learn
         what pending prunes condemned (readable still, never deduplicated against)."""
         plans = [p for p in self.pending() if isinstance(p, Plan)]
+        doomed = {f"index/{i}" for p in plans for i in p.indexes}
         names = {i.name for i in self.store.list("index")}
         known = self.index.known_files()
-        fresh = bool(known - names)  # one went away: rebuild, in one transaction
+        # rebuild (in one transaction) when a file went away or changed standing
+        fresh = bool(set(known) - names) or any(known[n] != (n in doomed) for n in known)
         files: list[tuple[str | None, list[PackFrames]]] = []
-        for name in sorted(names if fresh else names - known):
+        for name in sorted(names if fresh else names - set(known)):
             try:
                 files.append((name, self.read_index_file(name)))
             except (CorruptObject, MissingObject) as e:
                 self.left_out.append(str(e))  # only the blobs it lists go missing
             if not fresh and len(files) >= 16:  # bounded memory when catching up
-                self.index.absorb(files)
+                self.index.absorb(files, fallback=doomed)
                 files = []
-        self.index.absorb(files, fresh)
+        self.index.absorb(files, fresh, fallback=doomed)
         self.index.condemn({pack for p in plans for pack in p.packs})
 
     def write_plan(
