@@ -29,7 +29,7 @@ from ripcord.archive.excludes import Excluder
 from ripcord.archive.meta import write_xattrs
 from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import find, load_nodes, split_path
+from ripcord.archive.trees import along, load_nodes, split_path
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.index import Location
@@ -160,7 +160,8 @@ class Restorer:
             for child in load_nodes(self.repo, root):
                 self._restore(target_fd, b"/" + child.name, child)
             return
-        leaf = find(self.repo, root, path)
+        nodes = along(self.repo, root, path)  # one walk down, not one per folder above
+        leaf = nodes[-1]
         fds, above = [target_fd], b""
         try:
             for part in parts[:-1]:
@@ -174,9 +175,7 @@ class Restorer:
             self._restore(fds[-1], above + b"/" + parts[-1], leaf)
             self._drain()
             for i in range(1, len(parts)):
-                key = b"/".join(parts[:i])
-                if key not in self._above:
-                    self._above[key] = find(self.repo, root, b"/" + key)
+                self._above.setdefault(b"/".join(parts[:i]), nodes[i])
         except BaseException:
             self._held += fds[1:]  # writers may still use them: closed once they stop
             raise

@@ -22,7 +22,13 @@ def split_path(path: str | bytes) -> list[bytes]:
 
 def find(repo: Repository, root: bytes, path: str | bytes) -> Node:
     """The node at `path` in the tree rooted at `root`; the root itself for '/'."""
+    return along(repo, root, path)[-1]
+
+
+def along(repo: Repository, root: bytes, path: str | bytes) -> list[Node]:
+    """The root's node and the node of every component of `path`, in one walk down."""
     node = Node(name=b"/", type=DIR, subtree=root, mode=0o755)
+    out = [node]
     walked = b""
     for part in split_path(path):
         if node.type != DIR or node.subtree is None:
@@ -32,7 +38,8 @@ def find(repo: Repository, root: bytes, path: str | bytes) -> Node:
         if not match:
             raise RipcordError(f"{os.fsdecode(walked)} is not in the snapshot")
         node = match[0]
-    return node
+        out.append(node)
+    return out
 
 
 def walk(repo: Repository, node: Node, path: bytes) -> Iterator[tuple[bytes, Node]]:
