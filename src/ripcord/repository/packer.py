@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 from ripcord.repository.crypto import content_id
 from ripcord.repository.index import PackFrames
-from ripcord.repository.pack import BlobEntry, Frame, build_trailer, seal_frame
+from ripcord.repository.pack import TREE, BlobEntry, Frame, build_trailer, seal_frame
 from ripcord.repository.parity import encode_parity, parity_name
 from ripcord.storage import Store
 
 PACK_TARGET = 8 << 20  # plaintext bytes per pack
-BUNDLE_TARGET = 4 << 20  # plaintext bytes of small blobs sharing one frame
+BUNDLE_TARGET = 4 << 20  # plaintext bytes of small data blobs sharing one frame
+# trees are read one at a time by walks (ls, history, check, prune): a smaller frame
+# costs less to decompress for each one read, and trees compress well even so
+TREE_BUNDLE_TARGET = 1 << 20
 SMALL_BLOB = 128 << 10  # blobs below this share frames
 MAX_IN_FLIGHT = 1  # packs sealed or uploading while the next fills
 
@@ -64,7 +67,7 @@ class Packer:
         else:
             self._bundle.append((blob_id, blob_type, data))
             self._bundle_size += len(data)
-            if self._bundle_size >= BUNDLE_TARGET:
+            if self._bundle_size >= (TREE_BUNDLE_TARGET if blob_type == TREE else BUNDLE_TARGET):
                 self._close_bundle()
         if self._pack_size >= PACK_TARGET:
             self._close_pack()

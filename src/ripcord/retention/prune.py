@@ -107,8 +107,16 @@ def prune(
 class _PackUse:
     size: int  # stored bytes, trailer included
     frames: list[Frame]
-    used: int = 0  # stored bytes attributable to used blobs
+    used: int = 0  # stored bytes of frames attributable to used blobs
     keep: list[tuple[Frame, int]] = field(default_factory=list)  # (frame, blob index) used here
+
+    @property
+    def unused(self) -> int:
+        """Stored bytes of frames no used blob needs (the trailer is neither)."""
+        return sum(f.length for f in self.frames) - self.used
+
+    def share(self) -> float:
+        return self.unused / self.size if self.size else 0.0
 
     def frames_used(self) -> int:
         """Plain bytes of the used blobs: what repacking this pack copies."""
@@ -125,7 +133,8 @@ def make_plan(
 ) -> Plan | None:
     snaps, doomed = _snapshots(repo)
     say(f"finding the data {len(snaps)} snapshots use")
-    used, _ = referenced(repo, snaps)
+    walked: list[bytes] = []
+    used, _ = referenced(repo, snaps, order=walked)
     sizes = repo.pack_sizes()
     index_names = sorted(i.name for i in repo.store.list("index"))
     packs: dict[str, _PackUse] = {}
@@ -149,10 +158,9 @@ def make_plan(
     report.size_before = sum(sizes.values())
     gone = [p for p, u in packs.items() if not u.keep]
     partial = sorted(
-        (p for p, u in packs.items() if u.keep and u.used < u.size),
-        key=lambda p: packs[p].used / packs[p].size,
+        (p for p, u in packs.items() if u.keep and u.unused), key=lambda p: -packs[p].share()
     )
-    unused = sum(packs[p].size - packs[p].used for p in partial)
+    unused = sum(packs[p].unused for p in partial)
     report.unused_before = unused + sum(sizes[p] for p in gone + orphans)
     total = sum(packs[p].size for p in packs if p not in gone)
     repack = []
@@ -160,8 +168,8 @@ def make_plan(
         if unused <= options.max_unused * total:
             break
         repack.append(p)
-        unused -= packs[p].size - packs[p].used
-        total -= packs[p].size - packs[p].used
+        unused -= packs[p].unused
+        total -= packs[p].unused
     report.packs_repacked = len(repack)
     if not (gone or orphans or repack or doomed):
         say("nothing to prune")
@@ -175,14 +183,18 @@ def make_plan(
     say(f"copying the used data out of {len(repack)} mostly unused packs")
     written_before = repo.stored_bytes
     progress.start(sum(packs[p].frames_used() for p in repack))
+    # trees in the order a walk meets them, so the next walk (check, prune) reads
+    # their frames one after the other instead of decompressing each many times
+    rank = {tree: n for n, tree in enumerate(walked)}
+    moving = [(p, frame, i) for p in repack for frame, i in packs[p].keep]
+    moving.sort(key=lambda m: rank.get(m[1].blobs[m[2]].id, len(rank)))
     try:
-        for p in repack:
-            for frame, i in packs[p].keep:
-                b = frame.blobs[i]
-                loc = Location(p, b.type, frame.offset, frame.length, b.offset, b.length)
-                repo.add_blob(b.type, repo.read_at(b.id, loc), b.id, again=True)
-                report.blobs_repacked += 1
-                progress.advance(b.length)
+        for p, frame, i in moving:
+            b = frame.blobs[i]
+            loc = Location(p, b.type, frame.offset, frame.length, b.offset, b.length)
+            repo.add_blob(b.type, repo.read_at(b.id, loc), b.id, again=True)
+            report.blobs_repacked += 1
+            progress.advance(b.length)
         repo.flush()
     finally:
         progress.finish()
@@ -222,18 +234,22 @@ def _snapshots(repo: Repository) -> tuple[list[Snapshot], list[str]]:
 
 
 def referenced(
-    repo: Repository, snaps: Iterable[Snapshot], trees: set[bytes] | None = None
+    repo: Repository,
+    snaps: Iterable[Snapshot],
+    trees: set[bytes] | None = None,
+    order: list[bytes] | None = None,
 ) -> tuple[set[bytes], set[bytes]]:
     """(every blob id the snapshots use, the tree ids among them).
 
     `trees` already walked are skipped: tree ids are content hashes, so a
-    subtree shared by a thousand snapshots is read once.
+    subtree shared by a thousand snapshots is read once. `order` receives the
+    trees in the order walked.
     """
     trees = set() if trees is None else trees
     used: set[bytes] = set()
     for snap in snaps:
         try:
-            _walk(repo, bytes.fromhex(snap.tree), trees, used)
+            _walk(repo, bytes.fromhex(snap.tree), trees, used, order)
         except (MissingObject, CorruptObject) as e:
             raise type(e)(
                 f"snapshot {snap.id[:12]} cannot be read whole ({e}); prune deletes nothing"
@@ -242,7 +258,13 @@ def referenced(
     return used, trees
 
 
-def _walk(repo: Repository, root: bytes, trees: set[bytes], used: set[bytes]) -> None:
+def _walk(
+    repo: Repository,
+    root: bytes,
+    trees: set[bytes],
+    used: set[bytes],
+    order: list[bytes] | None,
+) -> None:
     stack = [root]
     while stack:
         tree = stack.pop()
@@ -254,6 +276,8 @@ def _walk(repo: Repository, root: bytes, trees: set[bytes], used: set[bytes]) ->
                 stack.append(node.subtree)
         trees.add(tree)  # only once read whole: a failed walk leaves no false "seen"
         used.add(tree)
+        if order is not None:
+            order.append(tree)
 
 
 def _place(used: set[bytes], packs: dict[str, _PackUse]) -> set[bytes]:
