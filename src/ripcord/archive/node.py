@@ -155,3 +155,27 @@ def decode_tree(doc: Any, what: str, derive: Callable[[bytes], bytes] | None = N
     if len(set(names)) != len(names):
         raise CorruptObject(f"{what}: duplicate names")
     return nodes
+
+
+def tree_refs(
+    doc: Any, what: str, derive: Callable[[bytes], bytes]
+) -> tuple[list[bytes], list[bytes]]:
+    """(content blob ids, subtree ids) of a tree document, without building its nodes:
+    all a walk over every snapshot needs (prune), at a fraction of decode_tree's cost."""
+    content: list[bytes] = []
+    subtrees: list[bytes] = []
+    try:
+        if doc["v"] != TREE_VERSION:
+            raise ValueError(f"tree version {doc['v']}")
+        for d in doc["nodes"]:
+            kind = d["type"]
+            if kind == FILE:
+                if "content" in d:
+                    content.extend(_id(c) for c in d["content"])
+                elif _int(d["size"]):
+                    content.append(derive(_id(d["hash"])))
+            elif kind == DIR:
+                subtrees.append(_id(d["subtree"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CorruptObject(f"{what}: malformed ({e})") from None
+    return content, subtrees

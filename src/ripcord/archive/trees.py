@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from ripcord.archive.node import DIR, Node, decode_tree
+from ripcord.archive.node import DIR, Node, decode_tree, tree_refs
 from ripcord.errors import RipcordError
 from ripcord.repository import Repository
 
 
 def load_nodes(repo: Repository, tree_id: bytes) -> list[Node]:
     return decode_tree(repo.load_tree(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
+
+
+def load_refs(repo: Repository, tree_id: bytes) -> tuple[list[bytes], list[bytes]]:
+    """(content blob ids, subtree ids) of one tree: what walks over everything need."""
+    return tree_refs(repo.load_tree(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
 
 
 def split_path(path: str | bytes) -> list[bytes]:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import load_nodes
+from ripcord.archive.trees import load_refs
 from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.index import Location, PackFrames
@@ -270,10 +270,9 @@ def _walk(
         tree = stack.pop()
         if tree in trees:
             continue
-        for node in load_nodes(repo, tree):
-            used.update(node.content)
-            if node.subtree is not None:
-                stack.append(node.subtree)
+        content, subtrees = load_refs(repo, tree)
+        used.update(content)
+        stack.extend(subtrees)
         trees.add(tree)  # only once read whole: a failed walk leaves no false "seen"
         used.add(tree)
         if order is not None:
@@ -358,8 +357,7 @@ def _execute(repo: Repository, plan: Plan, barrier: Barrier, report: PruneReport
         _delete(repo, f"index/{i}")
     # the plan goes last: until then, a killed prune is carried out again
     _delete(repo, f"pending/{barrier.id}")
-    _delete(repo, f"pending/{plan.id}")
-    repo.sync_index()
+    _delete(repo, f"pending/{plan.id}")  # the next command's index sync sees all this
     report.plans_done.append(plan.id)
 
 
