@@ -120,6 +120,9 @@ def _doc(**changes: Any) -> dict[str, Any]:
         {"snapshots": [A[:-1]]},
         {"time": "2026-11-26T12:00:00"},  # no time zone
         {"v": 2},
+        {"host": None},  # not text: never shown as "None"
+        {"user": 7},
+        {"reason": b"bytes"},
     ],
 )
 def test_a_malformed_mark_is_corrupt(changes: dict[str, Any]) -> None:

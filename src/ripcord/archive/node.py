@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ripcord.errors import CorruptObject, UnsafePath
+from ripcord.repository.wire import as_bytes, as_id, as_int
 
 TREE_VERSION = 1
 FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET = (
@@ -74,17 +75,19 @@ class Node:
         if n.type not in TYPES:
             raise ValueError(f"unknown node type {n.type!r}")
         for attr, key in (("mode", "mode"), ("uid", "uid"), ("gid", "gid"), ("inode", "inode")):
-            setattr(n, attr, _int(d[key]))
+            setattr(n, attr, as_int(d[key]))
         if not (0 <= n.uid < _NO_ID and 0 <= n.gid < _NO_ID):  # chown raises OverflowError
             raise ValueError(f"owner {n.uid}:{n.gid} out of range")
         n.mode &= 0o7777
         n.user, n.group = str(d["user"]), str(d["group"])
-        n.mtime_ns, n.atime_ns, n.ctime_ns = _int(d["mtime"]), _int(d["atime"]), _int(d["ctime"])
-        n.dev, n.nlink = _int(d["dev"]), _int(d["nlink"])
+        n.mtime_ns, n.atime_ns = as_int(d["mtime"]), as_int(d["atime"])
+        n.ctime_ns = as_int(d["ctime"])
+        n.dev, n.nlink = as_int(d["dev"]), as_int(d["nlink"])
         if n.type == FILE:
-            n.size, n.hash, n.changed = _int(d["size"]), _bytes(d["hash"]), bool(d.get("changed"))
+            n.size, n.hash = as_int(d["size"]), as_bytes(d["hash"])
+            n.changed = bool(d.get("changed"))
             if "content" in d:
-                n.content = [_id(c) for c in d["content"]]
+                n.content = [as_id(c) for c in d["content"]]
             elif derive is None:
                 raise ValueError("a one-chunk file needs the repository key to decode")
             elif len(n.hash) != 32 or n.size == 0:
@@ -92,19 +95,19 @@ class Node:
             else:  # one chunk: its id follows from the file's hash
                 n.content = [derive(n.hash)]
         elif n.type == DIR:
-            n.subtree = _id(d["subtree"])
+            n.subtree = as_id(d["subtree"])
         elif n.type == SYMLINK:
-            n.target = _bytes(d["target"])
+            n.target = as_bytes(d["target"])
             if not n.target or b"\0" in n.target:
                 raise ValueError("bad symlink target")
         elif n.type in (CHAR, BLOCK):
-            n.rdev = _int(d["rdev"])
+            n.rdev = as_int(d["rdev"])
             if n.rdev < 0:  # mknod raises OverflowError
                 raise ValueError(f"device number {n.rdev} out of range")
         xattrs = d.get("xattrs", {})
         if not isinstance(xattrs, dict):
             raise ValueError("xattrs is not a map")
-        n.xattrs = {_bytes(k): _bytes(v) for k, v in xattrs.items()}
+        n.xattrs = {as_bytes(k): as_bytes(v) for k, v in xattrs.items()}
         return n
 
 
@@ -115,24 +118,6 @@ def check_name(name: Any) -> bytes:
     if len(name) > 255:
         raise UnsafePath(f"name too long in tree: {name[:40]!r}...")
     return name
-
-
-def _int(v: Any) -> int:
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"expected an integer, got {v!r}")
-    return v
-
-
-def _bytes(v: Any) -> bytes:
-    if not isinstance(v, bytes):
-        raise ValueError(f"expected bytes, got {type(v).__name__}")
-    return v
-
-
-def _id(v: Any) -> bytes:
-    if not isinstance(v, bytes) or len(v) != 32:
-        raise ValueError("bad blob id")
-    return v
 
 
 def encode_tree(nodes: list[Node]) -> dict[str, Any]:
@@ -171,11 +156,11 @@ def tree_refs(
             kind = d["type"]
             if kind == FILE:
                 if "content" in d:
-                    content.extend(_id(c) for c in d["content"])
-                elif _int(d["size"]):
-                    content.append(derive(_id(d["hash"])))
+                    content.extend(as_id(c) for c in d["content"])
+                elif as_int(d["size"]):
+                    content.append(derive(as_id(d["hash"])))
             elif kind == DIR:
-                subtrees.append(_id(d["subtree"]))
+                subtrees.append(as_id(d["subtree"]))
     except (KeyError, TypeError, ValueError) as e:
         raise CorruptObject(f"{what}: malformed ({e})") from None
     return content, subtrees

@@ -18,6 +18,7 @@ import msgpack
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import is_content_id, open_msgpack, seal
+from ripcord.repository.wire import as_count, as_list, as_str
 
 DRILL_AAD = b"ripcord v1 drill"
 DRILL_VERSION = 1
@@ -92,7 +93,7 @@ def decode_drill(key: bytes, data: bytes, drill_id: str) -> DrillRecord:
         snaps = d["snapshots"]
         if not isinstance(snaps, list) or not snaps or not all(is_content_id(s) for s in snaps):
             raise ValueError("bad snapshot list")
-        failures = tuple(_failure(f) for f in _list(d["failures"]))
+        failures = tuple(_failure(f) for f in as_list(d["failures"]))
         if d["result"] not in RESULTS or (d["result"] == "fail") != bool(failures):
             raise ValueError(f"result {d['result']!r} with {len(failures)} failures")
         duration = d["duration"]
@@ -103,16 +104,16 @@ def decode_drill(key: bytes, data: bytes, drill_id: str) -> DrillRecord:
         max_bytes = d["max_bytes"]
         return DrillRecord(
             time=time,
-            host=_str(d["host"]),
-            user=_str(d["user"]),
-            repository=_str(d["repository"]),
+            host=as_str(d["host"]),
+            user=as_str(d["user"]),
+            repository=as_str(d["repository"]),
             snapshots=tuple(snaps),
-            seed=_count(d["seed"]),
-            sample=_count(d["sample"]),
-            max_bytes=None if max_bytes is None else _count(max_bytes),
-            files=_count(d["files"]),
-            bytes=_count(d["bytes"]),
-            source_compared=_count(d["source_compared"]),
+            seed=as_count(d["seed"]),
+            sample=as_count(d["sample"]),
+            max_bytes=None if max_bytes is None else as_count(max_bytes),
+            files=as_count(d["files"]),
+            bytes=as_count(d["bytes"]),
+            source_compared=as_count(d["source_compared"]),
             duration=float(duration),
             failures=failures,
             id=drill_id,
@@ -124,22 +125,4 @@ def decode_drill(key: bytes, data: bytes, drill_id: str) -> DrillRecord:
 def _failure(f: Any) -> Failure:
     if not isinstance(f, dict) or not is_content_id(f["snapshot"]):
         raise ValueError("bad failure entry")
-    return Failure(f["snapshot"], _str(f["path"]), _str(f["reason"]))
-
-
-def _list(v: Any) -> list[Any]:
-    if not isinstance(v, list):
-        raise ValueError(f"expected a list, got {type(v).__name__}")
-    return v
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise ValueError(f"expected text, got {type(v).__name__}")
-    return v
-
-
-def _count(v: Any) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise ValueError(f"expected a count, got {v!r}")
-    return v
+    return Failure(f["snapshot"], as_str(f["path"]), as_str(f["reason"]))

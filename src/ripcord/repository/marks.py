@@ -17,6 +17,7 @@ import msgpack
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import is_content_id, open_msgpack, seal
+from ripcord.repository.wire import as_str
 
 MARK_AAD = b"ripcord v1 mark"
 MARK_VERSION = 1
@@ -68,9 +69,9 @@ def decode_mark(key: bytes, data: bytes, mark_id: str) -> Mark:
             str(d["kind"]),
             tuple(str(s) for s in snaps),
             time,
-            str(d["host"]),
-            str(d["user"]),
-            str(d["reason"]),
+            as_str(d["host"]),
+            as_str(d["user"]),
+            as_str(d["reason"]),
             mark_id,
         )
     except (KeyError, TypeError, ValueError, OverflowError) as e:
