@@ -253,7 +253,12 @@ class Repository:
         self.index.condemn({pack for p in plans for pack in p.packs})
 
     def write_plan(
-        self, packs: list[str], indexes: list[str], snapshots: list[str], seen: list[str]
+        self,
+        packs: list[str],
+        indexes: list[str],
+        snapshots: list[str],
+        seen: list[str],
+        sync: bool = True,
     ) -> Plan:
         """Condemn objects for deletion by the next prune once running clients finish
         (docs/FORMAT.md §Pruning beside backups). Whatever the condemned packs hold
@@ -262,7 +267,8 @@ class Repository:
         data = encode_plan(self.key, plan)
         plan.id = content_id(data)
         self.store.put(f"pending/{plan.id}", data)
-        self.sync_index()  # stop deduplicating against what it condemns
+        if sync:  # stop deduplicating against what it condemns (prune does it later)
+            self.sync_index()
         return plan
 
     def write_barrier(self, plan: Plan, holders: list[str]) -> Barrier:

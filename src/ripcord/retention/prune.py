@@ -208,6 +208,7 @@ def make_plan(
         [n.split("/", 1)[1] for n in index_names],
         doomed,
         [s.id for s in snaps],
+        sync=False,  # carry_out syncs, once this plan's bookkeeping is freed
     )
     _barrier(repo, plan, lock)
     return plan
