@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -161,6 +162,20 @@ def test_missing_data_stops_prune_before_it_deletes_anything(
     assert objects(cli) == before
 
 
+def held_back_by(cli: Cli, args: list[str]) -> subprocess.Popen[str]:
+    """Run `args`, freeze it once it holds its lock, and prune meanwhile: the prune
+    must wait for it. Returns the process, running again."""
+    has_lock = lambda: any((cli.repo / "locks").iterdir())  # noqa: E731
+    proc = start_until(cli, args, has_lock)
+    proc.send_signal(signal.SIGSTOP)  # a reader that has located its blobs, mid-way
+    try:
+        r = cli.ok("prune", "--max-unused", "0", "--json").json
+        assert [w["backups_running"] for w in r["waiting"]] == [1]
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    return proc
+
+
 def test_a_restore_in_progress_holds_back_the_deletion_of_what_it_reads(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -171,17 +186,28 @@ def test_a_restore_in_progress_holds_back_the_deletion_of_what_it_reads(
     second = backup(cli, data)
     cli.ok("forget", first)
     target = tmp_path / "out"
-    has_lock = lambda: any((cli.repo / "locks").iterdir())  # noqa: E731
-    proc = start_until(cli, ["restore", second, "--target", str(target)], has_lock)
-    proc.send_signal(signal.SIGSTOP)  # a restore that has located its blobs, mid-way
-    try:
-        r = cli.ok("prune", "--max-unused", "0", "--json").json
-        assert [w["backups_running"] for w in r["waiting"]] == [1]
-    finally:
-        proc.send_signal(signal.SIGCONT)
+    proc = held_back_by(cli, ["restore", second, "--target", str(target)])
     _, err = proc.communicate()
     assert proc.returncode == 0, err
     assert files_under(target / data.relative_to("/")) == files_under(data)
+    assert cli.ok("prune", "--json").json["plans_done"]
+
+
+@pytest.mark.parametrize("command", [["ls", "latest"], ["find", "*"]])
+def test_listings_hold_back_a_prune_too(cli: Cli, tmp_path: Path, command: list[str]) -> None:
+    data = tmp_path / "data"
+    for d in range(30):
+        (data / f"d{d}").mkdir(parents=True)
+        for f in range(100):
+            (data / f"d{d}" / f"f{f}").write_text(f"{d} {f}")
+    first = backup(cli, data)
+    (data / "d0" / "f0").write_text("changed")
+    backup(cli, data)
+    cli.ok("forget", first)
+    proc = held_back_by(cli, [*command, "--json"])
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert out.strip()
     assert cli.ok("prune", "--json").json["plans_done"]
 
 

@@ -41,7 +41,7 @@ def jsonable(v: Any, ids: bool = False) -> Any:
 @pass_env
 def cat(env: Env, kind: str, object_id: str | None) -> None:
     """Print the config, a snapshot (latest/prefix/@TIME), a tree or an index file as JSON."""
-    with env.open() as repo:
+    with env.open() as repo, repo.reading():
         doc: Any
         if kind == "config":
             doc = json.loads(repo.config.dump(repo.secrets.id_key))

@@ -58,7 +58,7 @@ def diff(env: Env, snapshot_a: str, snapshot_b: str, path: str) -> None:
     """Show what changed from SNAPSHOT_A to SNAPSHOT_B (latest, an id prefix or @TIME),
     at and below PATH."""
     summary = Summary()
-    with env.open() as repo:
+    with env.open() as repo, repo.reading():
         snaps = repo.snapshots()
         a, b = resolve(snaps, snapshot_a), resolve(snaps, snapshot_b)
         changes = list(diff_trees(repo, bytes.fromhex(a.tree), bytes.fromhex(b.tree), path))

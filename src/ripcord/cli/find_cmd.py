@@ -43,7 +43,7 @@ def find(
         None if newer is None else parse_time(newer),
         None if older is None else parse_time(older),
     )  # a bad time is refused before any password prompt
-    with env.open() as repo:
+    with env.open() as repo, repo.reading():
         snaps = _select(repo.snapshots(), snapshot_ids, host, paths)
         finder = Finder(repo, criteria)
         results = [(s, found) for s in snaps if (found := finder.search(s))]

@@ -52,7 +52,7 @@ def _event_doc(e: Version | Gone) -> dict[str, Any]:
 def history_cmd(env: Env, path: str, host: str | None) -> None:
     """Every version of PATH (a file or folder) across all snapshots, oldest first,
     and between which two snapshots it was deleted."""
-    with env.open() as repo:
+    with env.open() as repo, repo.reading():
         snaps = [s for s in repo.snapshots() if host is None or s.host == host]
         result = history(repo, snaps, os.path.abspath(path))
 

@@ -44,7 +44,7 @@ def node_doc(path: bytes, n: Node) -> dict[str, object]:
 @pass_env
 def ls(env: Env, snapshot: str, path: str, long_: bool) -> None:
     """List files of SNAPSHOT (latest, an id prefix or @TIME) at and below PATH."""
-    with env.open() as repo:
+    with env.open() as repo, repo.reading():
         snap = resolve(repo.snapshots(), snapshot)
         start = find(repo, bytes.fromhex(snap.tree), path)
         base = b"/" + b"/".join(c for c in os.fsencode(os.path.normpath(path)).split(b"/") if c)

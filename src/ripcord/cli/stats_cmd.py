@@ -14,7 +14,7 @@ from ripcord.repository import DATA
 @pass_env
 def stats(env: Env) -> None:
     """Logical size, stored size, and deduplication and compression ratios."""
-    with env.open() as repo:
+    with env.open() as repo, repo.reading():
         snaps = repo.snapshots()
         logical = sum(s.summary.get("total_bytes", 0) for s in snaps)
         unique = blobs = trees = 0
