@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from ripcord.storage import LocalStore, MemoryStore, Store
+from tests.sshserver import sftp_store
 
 StoreFactory = Callable[[Path], Store]
 
 STORE_FACTORIES: list[tuple[str, StoreFactory]] = [
     ("memory", lambda tmp: MemoryStore()),
     ("local", lambda tmp: LocalStore(tmp / "store", create=True)),
+    ("sftp", sftp_store),
 ]
 
 

@@ -1,0 +1,59 @@
+"""The SFTP store against a real OpenSSH sshd: host keys, log-in, and the CLI over sftp://.
+
+The Store contract itself runs against SFTP in tests/contract/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ripcord.errors import StoreError
+from tests.sshserver import SshServer, sftp_store, sshd_fixture  # noqa: F401 (the fixture)
+
+
+def _new_key(path: Path) -> Path:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path
+
+
+def test_unknown_host_key_is_refused_with_how_to_accept_it(sshd: SshServer, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    with pytest.raises(StoreError) as refused:
+        sftp_store(tmp_path, known_hosts=known)
+    message = str(refused.value)
+    assert f"unknown host key for 127.0.0.1:{sshd.port}" in message
+    assert "ssh-keyscan" in message
+    assert "accept-new-host" in message
+    assert not known.exists()
+    assert not (tmp_path / "sftp-store").exists()
+
+
+def test_a_new_host_key_is_accepted_when_asked_and_remembered(
+    sshd: SshServer, tmp_path: Path
+) -> None:
+    known = tmp_path / "ssh" / "known_hosts"
+    store = sftp_store(tmp_path, known_hosts=known, accept_new_host=True)
+    store.put("config", b"x")
+    store.close()
+    assert sshd.host_public_key in known.read_text()
+    again = sftp_store(tmp_path, known_hosts=known)  # no flag needed the second time
+    assert again.get("config") == b"x"
+    again.close()
+
+
+def test_a_changed_host_key_is_refused_even_when_accepting_new_hosts(
+    sshd: SshServer, tmp_path: Path
+) -> None:
+    other = _new_key(tmp_path / "other").with_suffix(".pub").read_text().split()
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {other[0]} {other[1]}\n")
+    with pytest.raises(StoreError, match="has changed"):
+        sftp_store(tmp_path, known_hosts=known, accept_new_host=True)
+
+
+def test_a_key_the_server_does_not_know_cannot_log_in(sshd: SshServer, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot log in"):
+        sftp_store(tmp_path, key_filename=str(_new_key(tmp_path / "stranger")))
