@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ripcord.storage import LocalStore, MemoryStore, Store
+from tests.s3server import new_s3_store
 from tests.sshserver import sftp_store
 
 StoreFactory = Callable[[Path], Store]
@@ -20,6 +21,7 @@ StoreFactory = Callable[[Path], Store]
 STORE_FACTORIES: list[tuple[str, StoreFactory]] = [
     ("memory", lambda tmp: MemoryStore()),
     ("local", lambda tmp: LocalStore(tmp / "store", create=True)),
+    ("s3", lambda tmp: new_s3_store()),
     ("sftp", sftp_store),
 ]
 
