@@ -52,6 +52,10 @@ class DefaultRepository:
 
 def open_store(location: str, create: bool = False) -> Store:
     """A store for a repository location (a local path, for now)."""
+    if location.startswith("s3://"):
+        from ripcord.storage.s3 import S3Store  # boto3 takes ~0.2 s to import: only when used
+
+        return S3Store.from_url(location)  # the bucket must exist; objects make the repository
     path = location[len("local:") :] if location.startswith("local:") else location
     return LocalStore(os.path.expanduser(path), create=create)
 

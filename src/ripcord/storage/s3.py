@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ripcord.errors import RepositoryNotFound, StoreError
+from ripcord.errors import RepositoryNotFound, StoreError, UsageError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
 from ripcord.storage.errors import ObjectExists, ObjectNotFound
 
@@ -61,12 +62,27 @@ class S3Store:
             max_pool_connections=2 * _PART_WORKERS,
         )
         try:
-            with _session_lock:  # sessions are not thread-safe; clients are
-                self._s3: Any = _session().client(
-                    "s3", endpoint_url=endpoint, region_name=region, config=config
-                )
+            self._s3: Any = _session().client(
+                "s3", endpoint_url=endpoint, region_name=region, config=config
+            )
         except BotoCoreError as e:
             raise StoreError(f"cannot use {self._where}: {e}") from None
+
+    @classmethod
+    def from_url(cls, url: str) -> S3Store:
+        """Open `s3://bucket[/prefix][?endpoint=URL&region=R]` (AWS when no endpoint)."""
+        u = urlsplit(url)
+        options = dict(parse_qsl(u.query, keep_blank_values=True))
+        if u.scheme != "s3" or not u.netloc or set(options) - {"endpoint", "region"}:
+            raise UsageError(
+                f"invalid S3 location {url!r}: expected s3://bucket[/prefix][?endpoint=URL&region=R]"
+            )
+        return cls(
+            u.netloc,
+            unquote(u.path),
+            endpoint=options.get("endpoint") or None,
+            region=options.get("region") or None,
+        )
 
     def _key(self, name: str) -> str:
         name = validate_name(name)
@@ -186,13 +202,17 @@ class S3Store:
         raise StoreError(f"cannot {doing} {name} in {self._where}: {e}") from e
 
 
-_session_lock = threading.Lock()
-
-
 @functools.cache
+def _loader() -> Any:
+    """botocore's model loader, shared: loading the S3 model takes ~0.15 s per session."""
+    return botocore.session.get_session().get_component("data_loader")
+
+
 def _session() -> Any:
-    """One boto3 session per process: making one loads botocore's models (~0.15 s)."""
-    return boto3.session.Session()
+    """A fresh session (credentials are resolved anew, as the environment says now)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader())
+    return boto3.session.Session(botocore_session=core)
 
 
 def _code(e: ClientError) -> str:

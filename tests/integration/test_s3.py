@@ -1,0 +1,76 @@
+"""The CLI over s3:// against a real SeaweedFS server (auth on).
+
+The Store contract itself runs against S3 in tests/contract/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, Result
+from tests.s3server import REGION, S3Server, s3_server  # noqa: F401 (the fixture)
+from tests.trees import assert_round_trip
+
+
+class UrlCli(Cli):
+    """The CLI runner, with the repository given as a URL rather than a path."""
+
+    def __init__(self, url: str, env: dict[str, str]) -> None:
+        super().__init__(Path("unused"), env)
+        self.url = url
+
+    def __call__(self, *args: str, repo: bool = True, env: dict[str, str] | None = None) -> Result:
+        return super().__call__(*(["-r", self.url] if repo else []), *args, repo=False, env=env)
+
+
+def _url(server: S3Server, bucket: str, prefix: str = "office/laptop") -> str:
+    return f"s3://{bucket}/{prefix}?endpoint={server.endpoint}&region={REGION}"
+
+
+def test_init_backup_restore_and_check_over_s3(
+    s3_server: S3Server,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+    cli_env: dict[str, str],
+    src: Path,
+) -> None:
+    bucket = s3_server.new_bucket()
+    cli = UrlCli(_url(s3_server, bucket), {**cli_env, **s3_server.env()})
+    cli.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
+    client = s3_server.client()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]  # type: ignore[attr-defined]
+    assert "office/laptop/config" in keys
+    assert all(k.startswith("office/laptop/") for k in keys)
+    assert_round_trip(cli, src, tmp_path / "out")
+    cli.ok("check", "--read-data")
+    assert cli("init").code == 1  # a repository is already there
+
+
+def test_wrong_credentials_are_refused_clearly(
+    s3_server: S3Server,  # noqa: F811 (the fixture)
+    cli_env: dict[str, str],
+) -> None:
+    bad = {**s3_server.env(), "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    refused = UrlCli(_url(s3_server, s3_server.new_bucket()), {**cli_env, **bad})("snapshots")
+    assert refused.code == 1
+    assert "access denied" in refused.err
+    assert "credentials" in refused.err
+
+
+def test_a_missing_bucket_is_no_repository(
+    s3_server: S3Server,  # noqa: F811 (the fixture)
+    cli_env: dict[str, str],
+) -> None:
+    refused = UrlCli(_url(s3_server, "no-such-bucket"), {**cli_env, **s3_server.env()})("snapshots")
+    assert refused.code == 10
+    assert "no-such-bucket" in refused.err
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://", "s3:///prefix", "s3://bucket/p?endpint=http://x"], ids=str
+)
+def test_an_invalid_s3_location_is_a_usage_error(cli_env: dict[str, str], url: str) -> None:
+    refused = UrlCli(url, cli_env)("snapshots")
+    assert refused.code == 2
+    assert "invalid S3 location" in refused.err
