@@ -5,10 +5,14 @@ The Store contract itself runs against S3 in tests/contract/.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ripcord.storage import ObjectExists
+from ripcord.storage.s3 import S3Store
 from tests.conftest import Cli, Result
 from tests.s3server import REGION, S3Server, s3_server  # noqa: F401 (the fixture)
 from tests.trees import assert_round_trip
@@ -74,3 +78,24 @@ def test_an_invalid_s3_location_is_a_usage_error(cli_env: dict[str, str], url: s
     refused = UrlCli(url, cli_env)("snapshots")
     assert refused.code == 2
     assert "invalid S3 location" in refused.err
+
+
+def test_large_objects_go_up_in_parts_and_stay_write_once(
+    s3_server: S3Server,  # noqa: F811 (the fixture)
+) -> None:
+    """Parts are uploaded, the conditional complete refuses a second writer, and the
+    refused upload is aborted rather than left to cost storage."""
+    bucket = s3_server.new_bucket()
+    store = S3Store(bucket, "r", endpoint=s3_server.endpoint, region=REGION, part_size=5 << 20)
+    client: Any = s3_server.client()
+    try:
+        data = random.Random(5).randbytes(11 << 20)
+        store.put("data/00/big", data)
+        assert client.head_object(Bucket=bucket, Key="r/data/00/big")["ETag"].endswith('-3"')
+        with pytest.raises(ObjectExists):
+            store.put("data/00/big", bytes(len(data)))
+        assert store.get("data/00/big") == data
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    finally:
+        store.close()
+        client.close()
