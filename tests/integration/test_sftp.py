@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from ripcord.errors import StoreError
+from tests.conftest import Cli, Result
 from tests.sshserver import SshServer, sftp_store, sshd_fixture  # noqa: F401 (the fixture)
+from tests.trees import assert_round_trip
 
 
 def _new_key(path: Path) -> Path:
@@ -26,7 +29,7 @@ def test_unknown_host_key_is_refused_with_how_to_accept_it(sshd: SshServer, tmp_
     message = str(refused.value)
     assert f"unknown host key for 127.0.0.1:{sshd.port}" in message
     assert "ssh-keyscan" in message
-    assert "accept-new-host" in message
+    assert "accept_new_host=1" in message
     assert not known.exists()
     assert not (tmp_path / "sftp-store").exists()
 
@@ -57,3 +60,40 @@ def test_a_changed_host_key_is_refused_even_when_accepting_new_hosts(
 def test_a_key_the_server_does_not_know_cannot_log_in(sshd: SshServer, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot log in"):
         sftp_store(tmp_path, key_filename=str(_new_key(tmp_path / "stranger")))
+
+
+class SftpCli(Cli):
+    """The CLI runner, with the repository given as an sftp:// location."""
+
+    def __init__(self, url: str, env: dict[str, str]) -> None:
+        super().__init__(Path("unused"), env)
+        self.url = url
+
+    def __call__(self, *args: str, repo: bool = True, env: dict[str, str] | None = None) -> Result:
+        return super().__call__(*(["-r", self.url] if repo else []), *args, repo=False, env=env)
+
+
+def test_init_backup_restore_and_check_over_sftp(
+    sshd: SshServer, tmp_path: Path, cli_env: dict[str, str], src: Path
+) -> None:
+    remote = tmp_path / "remote repo"
+    url = (
+        f"sftp://{sshd.user}@{sshd.host}:{sshd.port}{quote(str(remote))}"
+        f"?key={sshd.client_key}&known_hosts={sshd.known_hosts()}"
+    )
+    cli = SftpCli(url, cli_env)
+    cli.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
+    assert (remote / "config").is_file()
+    assert_round_trip(cli, src, tmp_path / "out")
+    cli.ok("check", "--read-data")
+    refused = cli("snapshots", env={"RIPCORD_PASSWORD": "wrong"})
+    assert refused.code == 12
+
+
+@pytest.mark.parametrize(
+    "url", ["sftp://host", "sftp://host:port/srv", "sftp://host/srv?keyfile=k"], ids=str
+)
+def test_an_invalid_sftp_location_is_a_usage_error(cli_env: dict[str, str], url: str) -> None:
+    refused = SftpCli(url, cli_env)("snapshots")
+    assert refused.code == 2
+    assert "invalid SFTP location" in refused.err

@@ -51,7 +51,11 @@ class DefaultRepository:
 
 
 def open_store(location: str, create: bool = False) -> Store:
-    """A store for a repository location (a local path, for now)."""
+    """A store for a repository location: a local path, or an sftp:// or s3:// URL."""
+    if location.startswith("sftp://"):
+        from ripcord.storage.sftp import SftpStore  # paramiko is slow to import: only when used
+
+        return SftpStore.from_url(location)  # created on the server as objects are written
     if location.startswith("s3://"):
         from ripcord.storage.s3 import S3Store  # boto3 takes ~0.2 s to import: only when used
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import getpass
 import os
 import posixpath
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import paramiko
 
-from ripcord.errors import StoreError
+from ripcord.errors import StoreError, UsageError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
 from ripcord.storage.errors import ObjectExists, ObjectNotFound, StoreFull
 
@@ -78,6 +80,31 @@ class SftpStore:
         except (paramiko.SSHException, OSError) as e:
             self._ssh.close()
             raise StoreError(f"cannot connect to {self.where}: {e}") from None
+
+    @classmethod
+    def from_url(cls, url: str) -> SftpStore:
+        """Open `sftp://[user@]host[:port]/path[?key=F&known_hosts=F&accept_new_host=1]`."""
+        u = urlsplit(url)
+        options = dict(parse_qsl(u.query, keep_blank_values=True))
+        unknown = set(options) - {"key", "known_hosts", "accept_new_host"}
+        try:
+            port = u.port or 22
+        except ValueError:
+            port = -1
+        if u.scheme != "sftp" or not u.hostname or not u.path or unknown or port < 0:
+            raise UsageError(
+                f"invalid SFTP location {url!r}: expected"
+                " sftp://[user@]host[:port]/path[?key=FILE&known_hosts=FILE&accept_new_host=1]"
+            )
+        return cls(
+            u.hostname,
+            port,
+            unquote(u.username or "") or getpass.getuser(),
+            unquote(u.path),
+            key_filename=os.path.expanduser(options["key"]) if "key" in options else None,
+            known_hosts=options.get("known_hosts"),
+            accept_new_host=options.get("accept_new_host", "0").lower() in ("1", "yes", "true"),
+        )
 
     def _path(self, name: str) -> str:
         return posixpath.join(self.root, validate_name(name))
@@ -232,7 +259,7 @@ class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
                 f"unknown host key for {host}:{self.port} ({_fingerprint(key)});"
                 f" check it, then add it to {self.known_hosts}"
                 f" (ssh-keyscan -p {self.port} {host} >> {self.known_hosts})"
-                " or accept it once with accept-new-host"
+                " or accept it once (?accept_new_host=1 on the sftp:// location)"
             )
         client.get_host_keys().add(hostname, key.get_name(), key)
         self.known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
