@@ -83,6 +83,17 @@ class Cli:
         return r
 
 
+class UrlCli(Cli):
+    """The CLI runner, with the repository given as a URL (s3://, sftp://) not a path."""
+
+    def __init__(self, url: str, env: dict[str, str]) -> None:
+        super().__init__(Path("unused"), env)
+        self.url = url
+
+    def __call__(self, *args: str, repo: bool = True, env: dict[str, str] | None = None) -> Result:
+        return super().__call__(*(["-r", self.url] if repo else []), *args, repo=False, env=env)
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = {

@@ -13,20 +13,9 @@ import pytest
 
 from ripcord.storage import ObjectExists
 from ripcord.storage.s3 import S3Store
-from tests.conftest import Cli, Result
+from tests.conftest import UrlCli
 from tests.s3server import REGION, S3Server, s3_server  # noqa: F401 (the fixture)
 from tests.trees import assert_round_trip
-
-
-class UrlCli(Cli):
-    """The CLI runner, with the repository given as a URL rather than a path."""
-
-    def __init__(self, url: str, env: dict[str, str]) -> None:
-        super().__init__(Path("unused"), env)
-        self.url = url
-
-    def __call__(self, *args: str, repo: bool = True, env: dict[str, str] | None = None) -> Result:
-        return super().__call__(*(["-r", self.url] if repo else []), *args, repo=False, env=env)
 
 
 def _url(server: S3Server, bucket: str, prefix: str = "office/laptop") -> str:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from ripcord.errors import StoreError
-from tests.conftest import Cli, Result
+from tests.conftest import UrlCli
 from tests.sshserver import SshServer, sftp_store, sshd_fixture  # noqa: F401 (the fixture)
 from tests.trees import assert_round_trip
 
@@ -62,17 +62,6 @@ def test_a_key_the_server_does_not_know_cannot_log_in(sshd: SshServer, tmp_path:
         sftp_store(tmp_path, key_filename=str(_new_key(tmp_path / "stranger")))
 
 
-class SftpCli(Cli):
-    """The CLI runner, with the repository given as an sftp:// location."""
-
-    def __init__(self, url: str, env: dict[str, str]) -> None:
-        super().__init__(Path("unused"), env)
-        self.url = url
-
-    def __call__(self, *args: str, repo: bool = True, env: dict[str, str] | None = None) -> Result:
-        return super().__call__(*(["-r", self.url] if repo else []), *args, repo=False, env=env)
-
-
 def test_init_backup_restore_and_check_over_sftp(
     sshd: SshServer, tmp_path: Path, cli_env: dict[str, str], src: Path
 ) -> None:
@@ -81,7 +70,7 @@ def test_init_backup_restore_and_check_over_sftp(
         f"sftp://{sshd.user}@{sshd.host}:{sshd.port}{quote(str(remote))}"
         f"?key={sshd.client_key}&known_hosts={sshd.known_hosts()}"
     )
-    cli = SftpCli(url, cli_env)
+    cli = UrlCli(url, cli_env)
     cli.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
     assert (remote / "config").is_file()
     assert_round_trip(cli, src, tmp_path / "out")
@@ -94,6 +83,6 @@ def test_init_backup_restore_and_check_over_sftp(
     "url", ["sftp://host", "sftp://host:port/srv", "sftp://host/srv?keyfile=k"], ids=str
 )
 def test_an_invalid_sftp_location_is_a_usage_error(cli_env: dict[str, str], url: str) -> None:
-    refused = SftpCli(url, cli_env)("snapshots")
+    refused = UrlCli(url, cli_env)("snapshots")
     assert refused.code == 2
     assert "invalid SFTP location" in refused.err
