@@ -5,13 +5,16 @@ The Store contract itself runs against SFTP in tests/contract/.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from ripcord.errors import StoreError
+from ripcord.storage.sftp import STALE_TEMP
 from tests.conftest import UrlCli
 from tests.sshserver import SshServer, sftp_store, sshd_fixture  # noqa: F401 (the fixture)
 from tests.trees import assert_round_trip
@@ -86,3 +89,18 @@ def test_an_invalid_sftp_location_is_a_usage_error(cli_env: dict[str, str], url:
     refused = UrlCli(url, cli_env)("snapshots")
     assert refused.code == 2
     assert "invalid SFTP location" in refused.err
+
+
+def test_temporary_files_a_dead_writer_left_are_swept_when_a_store_opens(
+    sshd: SshServer, tmp_path: Path
+) -> None:
+    tmp = tmp_path / "sftp-store" / ".tmp"
+    tmp.mkdir(parents=True)
+    stale, fresh = tmp / "0badc0ffee", tmp / "0ngoing"
+    for f in (stale, fresh):
+        f.write_bytes(b"half a pack")
+    day_and_more = time.time() - STALE_TEMP - 60
+    os.utime(stale, (day_and_more, day_and_more))
+    sftp_store(tmp_path).close()
+    assert not stale.exists()
+    assert fresh.exists()  # perhaps a writer on another host, uploading now

@@ -9,6 +9,9 @@ exists: nothing is ever overwritten (posix-rename would overwrite).
 An unknown host key is refused unless the caller asked to accept a new host, as
 `ssh -o StrictHostKeyChecking=accept-new` does; a changed host key is always
 refused.
+
+Temporary files older than a day (`STALE_TEMP`) are a dead writer's, and are
+removed when a store opens: the server gives no other way to tell.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import getpass
 import os
 import posixpath
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
@@ -31,6 +35,9 @@ from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_
 from ripcord.storage.errors import ObjectExists, ObjectNotFound, StoreFull
 
 _TMP = ".tmp"
+# a temporary file is one pack being uploaded: one this old was left by a writer
+# that died (it has no pid or host to ask), and is removed when a store opens
+STALE_TEMP = 24 * 3600
 
 
 class SftpStore:
@@ -80,6 +87,18 @@ class SftpStore:
         except (paramiko.SSHException, OSError) as e:
             self._ssh.close()
             raise StoreError(f"cannot connect to {self.where}: {e}") from None
+        self._sweep_stale_temps()
+
+    def _sweep_stale_temps(self) -> None:
+        tmp = posixpath.join(self.root, _TMP)
+        try:
+            entries = self._sftp.listdir_attr(tmp)
+        except OSError:
+            return  # no .tmp/ yet, or unreadable: nothing to sweep
+        now = time.time()
+        for e in entries:
+            if e.st_mtime is not None and now - e.st_mtime > STALE_TEMP:
+                self._remove_quietly(posixpath.join(tmp, e.filename))
 
     @classmethod
     def from_url(cls, url: str) -> SftpStore:
