@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 
 import click
 from rich.markup import escape
@@ -12,8 +13,10 @@ from ripcord.cli.location import cache_dir, open_store
 from ripcord.cli.passwords import get_password
 from ripcord.errors import RipcordError, UsageError
 from ripcord.repository import KdfParams, Repository
-from ripcord.repository.config import MAX_PARITY
-from ripcord.storage import ObjectNotFound
+from ripcord.repository.config import LOCK_MODES, MAX_PARITY, MAX_RETENTION_SECONDS, ObjectLock
+from ripcord.retention.duration import HELP as DURATION_HELP
+from ripcord.retention.duration import parse_duration
+from ripcord.storage import ObjectNotFound, Store
 
 
 def kdf_options(f: click.decorators.FC) -> click.decorators.FC:
@@ -54,6 +57,17 @@ def kdf_params(iterations: int, memory_mib: int) -> KdfParams:
     help="Store Reed-Solomon parity of this size with every pack (e.g. 5%), so that"
     " `check --read-data --repair` heals bit rot and torn writes without a replica.",
 )
+@click.option(
+    "--object-lock",
+    type=click.Choice(LOCK_MODES),
+    help="S3 only: write every object under Object Lock in this mode, so that nobody"
+    " (compliance) or nobody without special rights (governance) deletes it early.",
+)
+@click.option(
+    "--retention",
+    metavar="DURATION",
+    help=f"With --object-lock: how long each object stays locked ({DURATION_HELP}).",
+)
 @kdf_options
 @json_option
 @pass_env
@@ -63,6 +77,8 @@ def init(
     from_password_file: str | None,
     from_password_command: str | None,
     parity: str,
+    object_lock: str | None,
+    retention: str | None,
     kdf_iterations: int,
     kdf_memory_mib: int,
 ) -> None:
@@ -70,10 +86,13 @@ def init(
     if env.repo is None:
         raise UsageError("init needs a repository: -r/--repo PATH or RIPCORD_REPO")
     percent = parse_parity(parity)
+    lock = parse_object_lock(object_lock, retention)
     store = open_store(env.repo, create=True)
     with contextlib.suppress(ObjectNotFound):  # say so before asking for any password
         store.stat("config")
         raise RipcordError(f"a repository already exists at {env.repo}")
+    if lock:
+        check_object_lock(store)
     source = None
     if copy_params_from:
         from_store = open_store(copy_params_from)
@@ -93,6 +112,7 @@ def init(
             copy_from=source,
             cache_dir=cache_dir(),
             parity=percent,
+            object_lock=lock,
         )
     finally:
         if source is not None:
@@ -103,11 +123,15 @@ def init(
         "key": repo.key_name.split("/")[1],
         "params_from": copy_params_from,
         "parity": percent,
+        "object_lock": asdict(lock) if lock else None,
     }
     repo.close()
     where = escape(env.repo)
-    with_parity = f", with {percent}% parity" if percent else ""
-    env.emit(doc, lambda c: c.print(f"created repository {repo.config.id} at {where}{with_parity}"))
+    extras = [f"{percent}% parity"] if percent else []
+    if lock:
+        extras.append(f"{lock.mode} Object Lock for {retention}")
+    with_extras = f", with {' and '.join(extras)}" if extras else ""
+    env.emit(doc, lambda c: c.print(f"created repository {repo.config.id} at {where}{with_extras}"))
 
 
 def parse_parity(text: str) -> int:
@@ -116,3 +140,40 @@ def parse_parity(text: str) -> int:
     if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_PARITY:
         raise UsageError(f"--parity takes a whole percentage from 0% to 100%, not {text!r}")
     return int(digits)
+
+
+def parse_object_lock(mode: str | None, retention: str | None) -> ObjectLock | None:
+    """--object-lock and --retention go together: a lock needs a length, a length a lock."""
+    if mode is None and retention is None:
+        return None
+    if mode is None or retention is None:
+        raise UsageError("--object-lock and --retention go together (e.g. compliance and 30d)")
+    seconds = int(parse_duration(retention).total_seconds())
+    if seconds > MAX_RETENTION_SECONDS:
+        raise UsageError(f"--retention {retention} is longer than S3 allows (100 years)")
+    return ObjectLock(mode, seconds)
+
+
+def check_object_lock(store: Store) -> None:
+    """Refuse before any password or write unless the bucket can lock objects, per object."""
+    from ripcord.storage.s3 import S3Store  # boto3 takes ~0.2 s to import: only when used
+
+    if not isinstance(store, S3Store):
+        raise UsageError("--object-lock needs an s3:// repository (S3 Object Lock)")
+    found = store.object_lock_configuration()
+    if found is None:
+        raise RipcordError(
+            f"bucket {store.bucket!r} does not have Object Lock enabled. A bucket gets it when"
+            f" it is created: `aws s3api create-bucket --bucket NAME"
+            f" --object-lock-enabled-for-bucket` (add `--endpoint-url URL` for a server other"
+            f" than AWS), then init a repository there. On AWS an existing bucket can get it"
+            f" too, once versioning is on: `aws s3api put-object-lock-configuration --bucket"
+            f" {store.bucket} --object-lock-configuration ObjectLockEnabled=Enabled`."
+        )
+    if "Rule" in found:
+        raise RipcordError(
+            f"bucket {store.bucket!r} has a default retention rule, which would lock lock"
+            " objects too (their holders must delete them); ripcord sets retention per object:"
+            f" remove the rule with `aws s3api put-object-lock-configuration --bucket"
+            f" {store.bucket} --object-lock-configuration ObjectLockEnabled=Enabled`"
+        )

@@ -1,4 +1,4 @@
-"""The repository config: format version and chunker parameters.
+"""The repository config: format version, chunker parameters and optional features.
 
 Stored as plain JSON so that any version of ripcord can recognise a
 repository and refuse a newer format before asking for a password; a keyed
@@ -23,6 +23,16 @@ _MAC_CONTEXT = b"ripcord v1 config mac"
 # what FastCDC accepts for min, avg and max size; anything else fails only at backup time
 _CHUNKER_BOUNDS = ((64, 1 << 20), (256, 4 << 20), (1 << 10, 16 << 20))
 MAX_PARITY = 100  # percent
+LOCK_MODES = ("compliance", "governance")  # S3 Object Lock modes, as the config spells them
+MAX_RETENTION_SECONDS = 100 * 365 * 86400  # AWS allows at most 100 years
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """Every object (locks excepted) is written with S3 Object Lock for this long."""
+
+    mode: str  # one of LOCK_MODES
+    retention_seconds: int
 
 
 @dataclass(frozen=True)
@@ -39,10 +49,21 @@ class Config:
     compression_level: int = 3
     version: int = FORMAT_VERSION
     parity: int = 0  # percent of each pack stored again as Reed-Solomon parity; 0: none
+    object_lock: ObjectLock | None = None
 
     @classmethod
-    def new(cls, chunker: ChunkerParams | None = None, parity: int = 0) -> Config:
-        return cls(id=os.urandom(16).hex(), chunker=chunker or ChunkerParams(), parity=parity)
+    def new(
+        cls,
+        chunker: ChunkerParams | None = None,
+        parity: int = 0,
+        object_lock: ObjectLock | None = None,
+    ) -> Config:
+        return cls(
+            id=os.urandom(16).hex(),
+            chunker=chunker or ChunkerParams(),
+            parity=parity,
+            object_lock=object_lock,
+        )
 
     def _body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -54,6 +75,8 @@ class Config:
         }
         if self.parity:  # absent when off, so the MAC of a config without it is unchanged
             body["parity"] = {"percent": self.parity}
+        if self.object_lock:  # likewise absent when off
+            body["object_lock"] = asdict(self.object_lock)
         return body
 
     def mac(self, id_key: bytes) -> str:
@@ -94,10 +117,24 @@ def parse_config(raw: bytes) -> tuple[Config, str]:
         percent = parity["percent"]
         if type(percent) is not int or not 0 <= percent <= MAX_PARITY:
             raise ValueError("parity percent out of range")
-        config = Config(str(doc["id"]), chunker, level, parity=percent)
+        config = Config(
+            str(doc["id"]), chunker, level, parity=percent, object_lock=_object_lock(doc)
+        )
         return config, str(doc["mac"])
     except (KeyError, TypeError, ValueError, OverflowError) as e:  # int(1e999) overflows
         raise CorruptObject(f"config: malformed ({e})") from None
+
+
+def _object_lock(doc: dict[str, Any]) -> ObjectLock | None:
+    lock = doc.get("object_lock")
+    if lock is None:
+        return None
+    mode, seconds = lock["mode"], lock["retention_seconds"]
+    if mode not in LOCK_MODES:
+        raise ValueError(f"unknown object lock mode {mode!r}")
+    if type(seconds) is not int or not 0 < seconds <= MAX_RETENTION_SECONDS:
+        raise ValueError("object lock retention out of range")
+    return ObjectLock(mode, seconds)
 
 
 def check_mac(config: Config, claimed: str, id_key: bytes) -> None:

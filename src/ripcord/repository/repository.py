@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -31,7 +32,7 @@ from ripcord.errors import (
     WrongPassword,
 )
 from ripcord.repository import keys
-from ripcord.repository.config import Config, check_mac, parse_config
+from ripcord.repository.config import Config, ObjectLock, check_mac, parse_config
 from ripcord.repository.crypto import content_id
 from ripcord.repository.drills import DrillRecord, decode_drill, encode_drill
 from ripcord.repository.index import (
@@ -67,6 +68,7 @@ from ripcord.repository.snapshots import (
     unexplained_gaps,
 )
 from ripcord.storage import ObjectNotFound, Store
+from ripcord.storage.base import Retaining
 
 T = TypeVar("T")
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
@@ -84,6 +86,7 @@ class Repository:
         clock: Clock = utcnow,
     ) -> None:
         self.store, self.config, self.secrets, self.clock = store, config, secrets, clock
+        _retain(store, config)
         self.key = secrets.encryption_key
         self.key_name = ""  # the key file this process unlocked with
         self.cache_dir = cache_dir  # this repository's own local cache, if any
@@ -130,8 +133,10 @@ class Repository:
         copy_from: Repository | None = None,
         cache_dir: Path | None = None,
         parity: int = 0,
+        object_lock: ObjectLock | None = None,
     ) -> Repository:
-        """A new repository; with `parity` (percent), every pack gets a parity object."""
+        """A new repository; with `parity` (percent), every pack gets a parity object;
+        with `object_lock`, every object but locks is written under S3 Object Lock."""
         try:
             store.stat("config")
         except ObjectNotFound:
@@ -139,7 +144,8 @@ class Repository:
         else:
             raise RipcordError("a repository already exists there")
         secrets = MasterSecrets.generate(copy_from.secrets if copy_from else None)
-        config = Config.new(copy_from.config.chunker if copy_from else None, parity)
+        config = Config.new(copy_from.config.chunker if copy_from else None, parity, object_lock)
+        _retain(store, config)  # the key file and config are locked too
         key_raw = keys.make_key_file(password, secrets, kdf or KdfParams())
         key_name = f"keys/{keys.key_id(key_raw)}"
         store.put(key_name, key_raw)
@@ -630,6 +636,14 @@ def unlock(
     if unusable:
         raise unusable[0]
     raise WrongPassword("wrong password: no key in this repository opens with it")
+
+
+def _retain(store: Store, config: Config) -> None:
+    """Have the store lock what it writes, as the config asks. A store that cannot (a
+    local copy of an S3 repository, say) still reads the repository and writes unlocked."""
+    lock = config.object_lock
+    if lock is not None and isinstance(store, Retaining):
+        store.retain_new_objects(lock.mode, timedelta(seconds=lock.retention_seconds))
 
 
 def _scoped(cache_dir: Path | None, config: Config) -> Path | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from ripcord.storage.errors import InvalidName
 
@@ -72,3 +72,11 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class Retaining(Protocol):
+    """A store that can write objects under a retention lock nobody can lift early (S3)."""
+
+    def retain_new_objects(self, mode: str, period: timedelta) -> None:
+        """From now on, write every object but `locks/` ones locked in `mode` for `period`."""

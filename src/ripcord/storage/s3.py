@@ -6,6 +6,11 @@ and nothing is ever overwritten: the server answers 412 to the loser. S3 deletes
 are idempotent, so `delete` asks HEAD first to report a missing object; a
 delete racing another delete of the same name may then report success twice.
 
+With Object Lock (`retain_new_objects`, set by the repository from its
+config), every object is written with a retain-until date of now + retention:
+per-object retention, never a bucket default, because lock objects under
+`locks/` must stay deletable by their holders and are written unlocked.
+
 Credentials come from the standard AWS chain (environment, config files,
 instance roles). Transient faults (throttling, 5xx, dropped connections) are
 retried with backoff by botocore's "standard" retry mode.
@@ -17,6 +22,7 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -39,7 +45,7 @@ _CONFLICT_RETRIES = 5
 
 
 class S3Store:
-    capabilities = Capabilities()
+    capabilities = Capabilities(object_lock=True)
 
     def __init__(
         self,
@@ -55,6 +61,7 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.part_size = part_size
         self._where = f"s3://{bucket}/{self.prefix}"
+        self._retention: tuple[str, timedelta] | None = None
         config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=10,
@@ -84,6 +91,30 @@ class S3Store:
             region=options.get("region") or None,
         )
 
+    def retain_new_objects(self, mode: str, period: timedelta) -> None:
+        """Lock every object written from now on (`locks/` excepted: holders delete them)."""
+        self._retention = (mode.upper(), period)
+
+    def object_lock_configuration(self) -> dict[str, Any] | None:
+        """The bucket's Object Lock configuration; None if the bucket was made without it."""
+        try:
+            r = self._s3.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError as e:
+            if _code(e) == "ObjectLockConfigurationNotFoundError":
+                return None
+            self._fail(e, "the Object Lock configuration", "read")
+        except BotoCoreError as e:
+            self._fail(e, "the Object Lock configuration", "read")
+        config: dict[str, Any] = r.get("ObjectLockConfiguration", {})
+        return config if config.get("ObjectLockEnabled") == "Enabled" else None
+
+    def _lock_args(self, name: str) -> dict[str, Any]:
+        """The retention arguments of a put or multipart upload of `name`."""
+        if self._retention is None or name.startswith("locks/"):
+            return {}
+        mode, period = self._retention
+        return {"ObjectLockMode": mode, "ObjectLockRetainUntilDate": datetime.now(UTC) + period}
+
     def _key(self, name: str) -> str:
         name = validate_name(name)
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -92,10 +123,13 @@ class S3Store:
         key = self._key(name)
         for _ in range(_CONFLICT_RETRIES):
             try:
+                lock = self._lock_args(name)
                 if len(data) > self.part_size:
-                    self._put_multipart(key, data)
+                    self._put_multipart(key, data, lock)
                 else:
-                    self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+                    self._s3.put_object(
+                        Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*", **lock
+                    )
                 return
             except ClientError as e:
                 if _code(e) not in _CONFLICT:
@@ -104,9 +138,9 @@ class S3Store:
                 self._fail(e, name, "write")
         raise StoreError(f"cannot write {name} to {self._where}: conflicting writers kept racing")
 
-    def _put_multipart(self, key: str, data: bytes) -> None:
+    def _put_multipart(self, key: str, data: bytes, lock: dict[str, Any]) -> None:
         """Upload parts in parallel; the conditional complete decides who wins."""
-        upload = self._s3.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        upload = self._s3.create_multipart_upload(Bucket=self.bucket, Key=key, **lock)["UploadId"]
         view = memoryview(data)
 
         def part(i: int) -> dict[str, Any]:
