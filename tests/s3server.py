@@ -61,6 +61,10 @@ class S3Server:
             "AWS_DEFAULT_REGION": REGION,
         }
 
+    def url(self, bucket: str, prefix: str = "office/laptop") -> str:
+        """The repository location a user would give for `prefix` in `bucket`."""
+        return f"s3://{bucket}/{prefix}?endpoint={self.endpoint}&region={REGION}"
+
     def client(self) -> object:
         return boto3.session.Session().client(
             "s3",

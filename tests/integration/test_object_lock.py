@@ -18,7 +18,6 @@ from botocore.exceptions import ClientError
 
 from ripcord.storage.s3 import S3Store
 from tests.conftest import Cli, UrlCli
-from tests.integration.test_s3 import _url
 from tests.s3server import REGION, S3Server, s3_server  # noqa: F401 (the fixture)
 
 FAST = ("--kdf-iterations", "1", "--kdf-memory-mib", "1")
@@ -62,7 +61,7 @@ def test_every_object_but_locks_is_written_locked(
     src: Path,
 ) -> None:
     bucket = _locked_bucket(s3_server)
-    cli = UrlCli(_url(s3_server, bucket), {**cli_env, **s3_server.env()})
+    cli = UrlCli(s3_server.url(bucket), {**cli_env, **s3_server.env()})
     created = cli.ok("init", "--object-lock", "compliance", "--retention", "1d", *FAST, "--json")
     assert created.json["object_lock"] == {"mode": "compliance", "retention_seconds": 86400}
     cli.ok("backup", str(src))  # a later process: the lock comes from the config
@@ -119,7 +118,7 @@ def test_a_bucket_without_object_lock_is_refused_with_how_to_get_one(
     cli_env: dict[str, str],
 ) -> None:
     bucket = s3_server.new_bucket()
-    cli = UrlCli(_url(s3_server, bucket), {**cli_env, **s3_server.env()})
+    cli = UrlCli(s3_server.url(bucket), {**cli_env, **s3_server.env()})
     refused = cli("init", "--object-lock", "compliance", "--retention", "30d", *FAST)
     assert refused.code == 1
     assert f"bucket '{bucket}' does not have Object Lock enabled" in refused.err
@@ -169,7 +168,7 @@ def test_a_bucket_with_a_default_retention_rule_is_refused(
         )
     finally:
         client.close()
-    cli = UrlCli(_url(s3_server, bucket), {**cli_env, **s3_server.env()})
+    cli = UrlCli(s3_server.url(bucket), {**cli_env, **s3_server.env()})
     refused = cli("init", "--object-lock", "compliance", "--retention", "1d", *FAST)
     assert refused.code == 1
     assert "has a default retention rule" in refused.err

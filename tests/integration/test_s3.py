@@ -18,10 +18,6 @@ from tests.s3server import REGION, S3Server, s3_server  # noqa: F401 (the fixtur
 from tests.trees import assert_round_trip
 
 
-def _url(server: S3Server, bucket: str, prefix: str = "office/laptop") -> str:
-    return f"s3://{bucket}/{prefix}?endpoint={server.endpoint}&region={REGION}"
-
-
 def test_init_backup_restore_and_check_over_s3(
     s3_server: S3Server,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -29,7 +25,7 @@ def test_init_backup_restore_and_check_over_s3(
     src: Path,
 ) -> None:
     bucket = s3_server.new_bucket()
-    cli = UrlCli(_url(s3_server, bucket), {**cli_env, **s3_server.env()})
+    cli = UrlCli(s3_server.url(bucket), {**cli_env, **s3_server.env()})
     cli.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
     client = s3_server.client()
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]  # type: ignore[attr-defined]
@@ -45,7 +41,7 @@ def test_wrong_credentials_are_refused_clearly(
     cli_env: dict[str, str],
 ) -> None:
     bad = {**s3_server.env(), "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
-    refused = UrlCli(_url(s3_server, s3_server.new_bucket()), {**cli_env, **bad})("snapshots")
+    refused = UrlCli(s3_server.url(s3_server.new_bucket()), {**cli_env, **bad})("snapshots")
     assert refused.code == 1
     assert "access denied" in refused.err
     assert "credentials" in refused.err
@@ -55,7 +51,7 @@ def test_a_missing_bucket_is_no_repository(
     s3_server: S3Server,  # noqa: F811 (the fixture)
     cli_env: dict[str, str],
 ) -> None:
-    refused = UrlCli(_url(s3_server, "no-such-bucket"), {**cli_env, **s3_server.env()})("snapshots")
+    refused = UrlCli(s3_server.url("no-such-bucket"), {**cli_env, **s3_server.env()})("snapshots")
     assert refused.code == 10
     assert "no-such-bucket" in refused.err
 
