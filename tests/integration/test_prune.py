@@ -7,18 +7,23 @@ import signal
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ripcord.retention.prune import PruneOptions, prune
 from tests.conftest import Cli
 from tests.faults import (
     api_repo,
     assert_clean_failure,
     damage,
     files_under,
+    hostile_snapshot,
+    node_at,
     pack_names,
     plant_lock,
     random_files,
+    raw_file,
     start_until,
 )
 
@@ -236,3 +241,37 @@ def test_a_damaged_index_file_never_makes_prune_delete_what_it_listed(
     assert_clean_failure(cli("prune"), "in no pack the index lists", "repair", code=1)
     assert objects(cli) - {o for o in before if o.startswith("locks/")} <= before
     assert pack_names(cli) == {o.rsplit("/", 1)[1] for o in before if o.startswith("data/")}
+
+
+def test_a_pack_a_backup_stores_while_prune_lists_stays_indexed(
+    cli: Cli, two_versions: tuple[Path, str, str]
+) -> None:
+    """A backup stores a pack after prune listed data/ and indexes it before prune
+    lists index/: its index file is condemned with the others, so prune must keep the
+    pack listed (found by the race test: the pack became unindexed)."""
+    _, first, _ = two_versions
+    cli.ok("forget", first)
+    late = os.urandom(50_000)
+    nodes: list[dict[str, Any]] = []
+    with api_repo(cli) as pruner, api_repo(cli) as writer, writer.lock():
+        listed = pruner.pack_sizes
+
+        def data_listed_then_a_backup_writes() -> dict[str, int]:
+            sizes = listed()
+            if not nodes:  # right after prune's first listing of data/
+                nodes.append(raw_file(writer, b"late", late))
+                writer.flush()  # a pack, then the index file listing it
+            return sizes
+
+        pruner.pack_sizes = data_listed_then_a_backup_writes  # type: ignore[method-assign]
+        assert prune(pruner, PruneOptions()).waiting  # the writer holds its lock
+        snap = hostile_snapshot(writer, nodes)  # the backup ends with its snapshot
+    cli.ok("prune")  # the writer is gone: the plan is carried out
+    with api_repo(cli) as fresh:
+        (blob,) = node_at(fresh, snap, "/late").content
+        assert fresh.read_blob(blob) == late
+    assert check_ok(cli)
+
+
+def check_ok(cli: Cli) -> bool:
+    return cli("check", "--json").json["ok"] is True

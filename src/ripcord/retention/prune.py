@@ -138,6 +138,7 @@ def make_plan(
     sizes = repo.pack_sizes()
     index_names = sorted(i.name for i in repo.store.list("index"))
     packs: dict[str, _PackUse] = {}
+    unsized: dict[str, list[Frame]] = {}  # listed by an index file, not by data/ above
     for name in index_names:
         try:
             listed = repo.read_index_file(name)
@@ -147,6 +148,13 @@ def make_plan(
         for pack, frames in listed:
             if pack not in packs and pack in sizes:
                 packs[pack] = _PackUse(sizes[pack], frames)
+            elif pack not in sizes:
+                unsized.setdefault(pack, frames)
+    # a pack a backup stored after data/ was listed, indexed before index/ was: its
+    # index file is condemned with the rest, so the pack must stay listed (it is not
+    # condemned either); one that is still not in data/ is gone, and is dropped
+    arrived = repo.pack_sizes()
+    carried = [(p, f) for p, f in unsized.items() if p in arrived]
     orphans = [p for p in sizes if p not in packs]  # in no index: a crashed writer's
     missing = _place(used, packs)
     if missing:
@@ -200,7 +208,7 @@ def make_plan(
         progress.finish()
     report.bytes_written = repo.stored_bytes - written_before
     condemned = set(gone) | set(orphans) | set(repack)
-    lasting = [(p, u.frames) for p, u in packs.items() if p not in condemned]
+    lasting = [(p, u.frames) for p, u in packs.items() if p not in condemned] + carried
     repo.write_index_files(lasting)
     report.index_files_replaced = len(index_names)
     plan = repo.write_plan(
