@@ -1,7 +1,13 @@
 """Dumb object stores: bytes by name, write-once."""
 
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, Store, validate_name
-from ripcord.storage.errors import InvalidName, ObjectExists, ObjectNotFound, StoreFull
+from ripcord.storage.errors import (
+    InvalidName,
+    ObjectExists,
+    ObjectLocked,
+    ObjectNotFound,
+    StoreFull,
+)
 from ripcord.storage.local import LocalStore
 from ripcord.storage.memory import MemoryStore
 
@@ -12,6 +18,7 @@ __all__ = [
     "MemoryStore",
     "ObjectExists",
     "ObjectInfo",
+    "ObjectLocked",
     "ObjectNotFound",
     "PutOptions",
     "Store",

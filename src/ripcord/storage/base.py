@@ -80,3 +80,9 @@ class Retaining(Protocol):
 
     def retain_new_objects(self, mode: str, period: timedelta) -> None:
         """From now on, write every object but `locks/` ones locked in `mode` for `period`."""
+
+    def retained_until(self, name: str) -> datetime | None:
+        """When the lock on the object ripcord wrote under `name` ends (None: not locked)."""
+
+    def extend_retention(self, name: str, until: datetime) -> None:
+        """Keep the object locked until at least `until`; never shortens a lock."""

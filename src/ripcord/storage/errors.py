@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ripcord.errors import StoreError
 
 
@@ -19,3 +21,11 @@ class InvalidName(StoreError):
 
 class StoreFull(StoreError):
     """the store ran out of space"""
+
+
+class ObjectLocked(StoreError):
+    """the object is under a retention lock (S3 Object Lock) and cannot be deleted yet"""
+
+    def __init__(self, message: str, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until  # when the lock ends, if the store said
