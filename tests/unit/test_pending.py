@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,18 @@ from ripcord.repository.pending import (
 from tests.strategies import aware_times, hex_ids, keys, spoil
 
 id_lists = st.lists(hex_ids, max_size=5)
-plans = st.builds(Plan, aware_times, st.text(max_size=10), id_lists, id_lists, id_lists, id_lists)
+object_names = st.lists(hex_ids.map(lambda i: f"keys/{i}"), max_size=3)
+plans = st.builds(
+    Plan,
+    aware_times,
+    st.text(max_size=10),
+    id_lists,
+    id_lists,
+    id_lists,
+    id_lists,
+    replaces=id_lists,
+    names=object_names,
+)
 barriers = st.builds(Barrier, hex_ids, aware_times, st.lists(st.text("0123456789abcdef")))
 
 
@@ -35,6 +47,13 @@ barriers = st.builds(Barrier, hex_ids, aware_times, st.lists(st.text("0123456789
 def test_plan_round_trips(key: bytes, plan: Plan) -> None:
     plan.id = "x"
     assert decode_pending(key, encode_plan(key, plan), "x") == plan
+
+
+def test_a_leftover_plan_with_a_name_that_escapes_is_malformed() -> None:
+    key = b"k" * 32
+    plan = Plan(datetime.now(UTC), "h", [], [], [], [], replaces=["a" * 64], names=["../config"])
+    with pytest.raises(CorruptObject, match="bad object name"):
+        decode_pending(key, encode_plan(key, plan), "x")
 
 
 @given(keys, barriers)

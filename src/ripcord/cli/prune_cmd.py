@@ -46,6 +46,10 @@ def report_doc(r: PruneReport) -> dict[str, object]:
         "freed": r.freed,
         "plans_done": r.plans_done,
         "waiting": [{"plan": p, "backups_running": n} for p, n in r.waiting.items()],
+        "pending_deletion": [
+            {"name": name, "locked_until": until.isoformat() if until else None}
+            for name, until in sorted(r.pending_deletion.items())
+        ],
     }
 
 
@@ -68,7 +72,7 @@ def _human(c: Console, r: PruneReport) -> None:
         )
         if not r.dry_run:
             c.print(f"freed {human_bytes(max(r.freed, 0))}")
-    elif not r.waiting:
+    elif not (r.waiting or r.pending_deletion):
         c.print("nothing to delete")
     if r.packs_rescued:
         c.print(f"kept {r.packs_rescued} packs that backups running beside the prune used")
@@ -76,6 +80,13 @@ def _human(c: Console, r: PruneReport) -> None:
         c.print(
             f"[yellow]pending[/]: plan {plan[:12]} waits for {n} backups that started before"
             " it; the next prune (or --wait) deletes what it condemned"
+        )
+    if r.pending_deletion:
+        ends = [u for u in r.pending_deletion.values() if u is not None]
+        when = f" until {max(ends):%Y-%m-%d %H:%M %Z} at the latest" if ends else ""
+        c.print(
+            f"[yellow]pending deletion[/]: {len(r.pending_deletion)} objects are locked by the"
+            f" storage{when}; a prune after their locks end deletes them"
         )
 
 

@@ -19,6 +19,7 @@ import msgpack
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import is_content_id, open_msgpack, seal
+from ripcord.storage import InvalidName, validate_name
 
 PENDING_AAD = b"ripcord v1 pending"
 PENDING_VERSION = 1
@@ -34,6 +35,14 @@ class Plan:
     snapshots: list[str]  # forgotten snapshot ids
     seen: list[str]  # live snapshots whose references the plan honoured
     id: str = ""
+    # a plan that replaces others holds what they left locked (Object Lock): it needs
+    # no barrier and no rescue, and the records it replaces are not carried out again
+    replaces: list[str] = field(default_factory=list)  # pending record ids
+    names: list[str] = field(default_factory=list)  # other objects, by full name
+
+    @property
+    def leftover(self) -> bool:
+        return bool(self.replaces)
 
 
 @dataclass
@@ -42,6 +51,19 @@ class Barrier:
     time: datetime
     holders: list[str] = field(default_factory=list)
     id: str = ""
+
+
+def in_force(records: list[Plan | Barrier]) -> tuple[list[Plan], list[Barrier]]:
+    """The plans no other plan replaces (oldest first), and the barriers of none of them.
+
+    A replaced plan was carried out once already; the objects it could not delete
+    (locked) are condemned by the plan that replaces it, so it condemns nothing more.
+    """
+    replaced = {r for p in records if isinstance(p, Plan) for r in p.replaces}
+    plans = [p for p in records if isinstance(p, Plan) and p.id not in replaced]
+    live = {p.id for p in plans}
+    others = [b for b in records if isinstance(b, Barrier) and b.plan not in live]
+    return sorted(plans, key=lambda p: (p.time, p.id)), others
 
 
 def encode_plan(key: bytes, plan: Plan) -> bytes:
@@ -55,6 +77,9 @@ def encode_plan(key: bytes, plan: Plan) -> bytes:
         "snapshots": plan.snapshots,
         "seen": plan.seen,
     }
+    if plan.replaces or plan.names:  # absent otherwise, as before these existed
+        doc["replaces"] = plan.replaces
+        doc["names"] = plan.names
     return seal(key, bytes(msgpack.packb(doc)), PENDING_AAD)
 
 
@@ -91,9 +116,22 @@ def decode_pending(key: bytes, data: bytes, object_id: str) -> Plan | Barrier:
             _ids(d["snapshots"]),
             _ids(d["seen"]),
             object_id,
+            _ids(d.get("replaces", [])),
+            _names(d.get("names", [])),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise CorruptObject(f"{what}: malformed ({e})") from None
+
+
+def _names(values: object) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError("bad name list")
+    for v in values:
+        try:
+            validate_name(v)
+        except InvalidName:
+            raise ValueError(f"bad object name {v!r}") from None
+    return [str(v) for v in values]
 
 
 def _ids(values: object) -> list[str]:

@@ -60,6 +60,7 @@ from ripcord.repository.pending import (
     decode_pending,
     encode_barrier,
     encode_plan,
+    in_force,
 )
 from ripcord.repository.snapshots import (
     Snapshot,
@@ -240,7 +241,7 @@ class Repository:
     def sync_index(self) -> None:
         """Bring the local index cache up to the repository's index files, and learn
         what pending prunes condemned (readable still, never deduplicated against)."""
-        plans = [p for p in self.pending() if isinstance(p, Plan)]
+        plans = self.plans()
         doomed = {f"index/{i}" for p in plans for i in p.indexes}
         names = {i.name for i in self.store.list("index")}
         known = self.index.known_files()
@@ -265,11 +266,22 @@ class Repository:
         snapshots: list[str],
         seen: list[str],
         sync: bool = True,
+        replaces: list[str] | None = None,
+        names: list[str] | None = None,
     ) -> Plan:
         """Condemn objects for deletion by the next prune once running clients finish
         (docs/FORMAT.md §Pruning beside backups). Whatever the condemned packs hold
         that is still needed must be stored elsewhere, and indexed, before this."""
-        plan = Plan(self.clock(), socket.gethostname(), sorted(packs), indexes, snapshots, seen)
+        plan = Plan(
+            self.clock(),
+            socket.gethostname(),
+            sorted(packs),
+            indexes,
+            snapshots,
+            seen,
+            replaces=replaces or [],
+            names=names or [],
+        )
         data = encode_plan(self.key, plan)
         plan.id = content_id(data)
         self.store.put(f"pending/{plan.id}", data)
@@ -288,6 +300,10 @@ class Repository:
     def pending(self) -> list[Plan | Barrier]:
         """Every readable pending-deletion record; a damaged one is named in `left_out`."""
         return self._records("pending", decode_pending)
+
+    def plans(self) -> list[Plan]:
+        """The pending plans in force (no other replaces them), oldest first."""
+        return in_force(self.pending())[0]
 
     def _records(self, prefix: str, decode: Callable[[bytes, bytes, str], T]) -> list[T]:
         """Every readable object under `prefix`/, each named by the hash of its bytes; a

@@ -22,10 +22,10 @@ is pending before planning anything new.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.trees import load_refs
@@ -36,8 +36,8 @@ from ripcord.repository.locks import Lock
 from ripcord.repository.pack import Frame
 from ripcord.repository.packer import pack_name
 from ripcord.repository.parity import parity_name
-from ripcord.repository.pending import Barrier, Plan
-from ripcord.storage import ObjectNotFound
+from ripcord.repository.pending import Barrier, Plan, in_force
+from ripcord.storage import ObjectLocked, ObjectNotFound
 
 DEFAULT_MAX_UNUSED = 0.05  # of the repository's size, as restic
 POLL = 5.0  # seconds between looks at the barrier's holders while waiting
@@ -66,6 +66,8 @@ class PruneReport:
     plans_done: list[str] = field(default_factory=list)
     plans_abandoned: list[str] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)  # plan id -> holders still running
+    # objects condemned but still under a storage lock: name -> when it ends (if known)
+    pending_deletion: dict[str, datetime | None] = field(default_factory=dict)
 
     @property
     def freed(self) -> int:
@@ -131,12 +133,17 @@ def make_plan(
     say: Say,
     progress: Progress,
 ) -> Plan | None:
+    # what earlier plans condemned and could not delete yet (Object Lock) is theirs
+    held = repo.plans()
+    held_packs = {p for plan in held for p in plan.packs}
+    held_indexes = {f"index/{i}" for plan in held for i in plan.indexes}
     snaps, doomed = _snapshots(repo)
+    doomed = [s for s in doomed if s not in {s for plan in held for s in plan.snapshots}]
     say(f"finding the data {len(snaps)} snapshots use")
     walked: list[bytes] = []
     used, _ = referenced(repo, snaps, order=walked)
-    sizes = repo.pack_sizes()
-    index_names = sorted(i.name for i in repo.store.list("index"))
+    sizes = {p: n for p, n in repo.pack_sizes().items() if p not in held_packs}
+    index_names = sorted(i.name for i in repo.store.list("index") if i.name not in held_indexes)
     packs: dict[str, _PackUse] = {}
     unsized: dict[str, list[Frame]] = {}  # listed by an index file, not by data/ above
     for name in index_names:
@@ -315,12 +322,16 @@ def _barrier(repo: Repository, plan: Plan, lock: Lock) -> Barrier:
 
 def carry_out(repo: Repository, lock: Lock, report: PruneReport, deadline: float, say: Say) -> None:
     """Carry out every pending plan whose barrier has cleared, oldest first."""
-    records = repo.pending()
-    plans = sorted((r for r in records if isinstance(r, Plan)), key=lambda p: (p.time, p.id))
-    barriers = {r.plan: r for r in records if isinstance(r, Barrier)}
-    for stray in set(barriers) - {p.id for p in plans}:
-        _delete(repo, f"pending/{barriers[stray].id}")  # its plan is done: a crash between
+    plans, others = in_force(repo.pending())
+    barriers = {b.plan: b for b in repo.pending() if isinstance(b, Barrier)}
+    replaced = {r for p in plans for r in p.replaces}
+    for stray in others:  # its plan is done (a crash between the two deletions)
+        if stray.id not in replaced:
+            _delete(repo, f"pending/{stray.id}", report)
     for plan in plans:
+        if plan.leftover:  # its barrier cleared when the plan it replaces was carried out
+            _sweep(repo, plan, report)
+            continue
         barrier = barriers.get(plan.id) or _barrier(repo, plan, lock)
         while True:
             running = set(barrier.holders) & lock.live_holders()
@@ -346,28 +357,82 @@ def _execute(repo: Repository, plan: Plan, barrier: Barrier, report: PruneReport
         report.packs_rescued += len(rescued)
     parity = [i.name for i in repo.store.list("parity")]  # before data/: see below
     sizes = repo.pack_sizes()
+    left = _Left()
     for p in sorted(condemned - rescued):
-        if p in sizes:
-            report.packs_deleted += 1
-            report.bytes_deleted += sizes[p]
-        _delete(repo, pack_name(p))
-        _delete(repo, parity_name(p))
+        if _delete(repo, pack_name(p), report, sizes.get(p)) is False:
+            left.packs.append(p)
+        if _delete(repo, parity_name(p), report) is False:
+            left.names.append(parity_name(p))
     # parity whose pack went some other way (lost, deleted by hand) protects nothing; a
     # writer stores parity after its pack, so parity listed before data/ whose pack
     # data/ does not hold is such a leftover, never a backup's in flight
     for name in parity:
-        if name.rsplit("/", 1)[1] not in sizes:
-            _delete(repo, name)
+        if name.rsplit("/", 1)[1] not in sizes and _delete(repo, name, report) is False:
+            left.names.append(name)
     stored = set(repo.snapshot_ids())
     for s in plan.snapshots:
-        report.snapshots_deleted += s in stored
-        _delete(repo, f"snapshots/{s}")
-    for i in plan.indexes:
-        _delete(repo, f"index/{i}")
-    # the plan goes last: until then, a killed prune is carried out again
-    _delete(repo, f"pending/{barrier.id}")
-    _delete(repo, f"pending/{plan.id}")  # the next command's index sync sees all this
+        gone = _delete(repo, f"snapshots/{s}", report)
+        report.snapshots_deleted += bool(gone) and s in stored
+        if gone is False:
+            left.snapshots.append(s)
+    left.indexes = [i for i in plan.indexes if _delete(repo, f"index/{i}", report) is False]
+    records = [f"pending/{barrier.id}", f"pending/{plan.id}"]  # the plan goes last: until
+    if left:  # then, a killed prune carries it out again
+        _leave(repo, plan, barrier, left)  # Object Lock: kept condemned until locks expire
+        for name in records:
+            _delete(repo, name, report)
+    elif not all([_delete(repo, name, report) is not False for name in records]):
+        _leave(repo, plan, barrier, left)  # only the records are locked: still replace them
     report.plans_done.append(plan.id)
+
+
+@dataclass
+class _Left:
+    """What a plan could not delete because its storage lock has not expired."""
+
+    packs: list[str] = field(default_factory=list)
+    indexes: list[str] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.packs or self.indexes or self.snapshots or self.names)
+
+
+def _leave(repo: Repository, plan: Plan, barrier: Barrier, left: _Left) -> None:
+    """Write the plan that keeps `left` condemned and replaces `plan` (never carried out
+    again: a pack it rescued is no longer condemned)."""
+    repo.write_plan(
+        left.packs,
+        left.indexes,
+        left.snapshots,
+        [],
+        sync=False,
+        replaces=[plan.id, barrier.id],
+        names=left.names,
+    )
+
+
+def _sweep(repo: Repository, plan: Plan, report: PruneReport) -> None:
+    """Delete what an earlier plan left because it was locked, as each lock expires.
+
+    No rescue: every client that locked since the plan it replaces saw that plan."""
+    sizes = repo.pack_sizes()
+    done = True
+    for p in plan.packs:
+        done &= _delete(repo, pack_name(p), report, sizes.get(p)) is not False
+        done &= _delete(repo, parity_name(p), report) is not False
+    stored = set(repo.snapshot_ids())
+    for s in plan.snapshots:
+        gone = _delete(repo, f"snapshots/{s}", report)
+        report.snapshots_deleted += bool(gone) and s in stored
+        done &= gone is not False
+    names = [f"index/{i}" for i in plan.indexes] + plan.names
+    names += [f"pending/{r}" for r in plan.replaces]
+    for name in names:
+        done &= _delete(repo, name, report) is not False
+    if done:
+        _delete(repo, f"pending/{plan.id}", report)
 
 
 def _frames_of(repo: Repository, plan: Plan, packs: set[str]) -> list[PackFrames]:
@@ -417,6 +482,21 @@ def _indexed_since(repo: Repository, plan: Plan, condemned: set[str]) -> set[str
     return out
 
 
-def _delete(repo: Repository, name: str) -> None:
-    with contextlib.suppress(ObjectNotFound):  # a killed prune's: already gone
+def _delete(
+    repo: Repository, name: str, report: PruneReport, size: int | None = None
+) -> bool | None:
+    """Delete `name`: True when deleted, None when already gone (a killed prune's), False
+    when its storage lock has not expired yet (left pending deletion, in `report`).
+
+    `size`, for a pack, is counted as freed once it is deleted."""
+    try:
         repo.store.delete(name)
+    except ObjectNotFound:
+        return None
+    except ObjectLocked as e:
+        report.pending_deletion[name] = e.until
+        return False
+    if size is not None:
+        report.packs_deleted += 1
+        report.bytes_deleted += size
+    return True

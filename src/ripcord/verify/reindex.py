@@ -18,7 +18,6 @@ from ripcord.repository import Repository
 from ripcord.repository.index import Location, PackFrames
 from ripcord.repository.pack import Frame
 from ripcord.repository.packer import pack_name
-from ripcord.repository.pending import Plan
 from ripcord.storage import ObjectNotFound
 
 DAMAGE = (CorruptObject, MissingObject)
@@ -46,7 +45,7 @@ class Pending:
 
     @classmethod
     def of(cls, repo: Repository) -> Pending:
-        plans = [p for p in repo.pending() if isinstance(p, Plan)]
+        plans = repo.plans()
         return cls(
             {p for plan in plans for p in plan.packs},
             {f"index/{i}" for plan in plans for i in plan.indexes},

@@ -1,0 +1,104 @@
+"""Prune on storage with Object Lock: what is locked stays, pending deletion, until it expires.
+
+An in-memory store plays the locked bucket on a clock the test moves; the same
+code runs against a real SeaweedFS bucket in tests/integration/test_maintain.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ripcord.archive.backup import Backup, BackupOptions
+from ripcord.repository import Repository
+from ripcord.repository.config import ObjectLock
+from ripcord.repository.pending import Barrier, Plan, in_force
+from ripcord.retention.prune import PruneOptions, prune
+from ripcord.storage import MemoryStore
+from tests.conftest import FAST_KDF, PASSWORD
+from tests.faults import random_files
+
+DAY = timedelta(days=1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def repo(clock: Clock) -> Iterator[Repository]:
+    store = MemoryStore(clock)
+    lock = ObjectLock("compliance", int(DAY.total_seconds()))
+    with Repository.init(store, PASSWORD.encode(), FAST_KDF, object_lock=lock) as r:
+        r.clock = clock
+        yield r
+
+
+def backup(repo: Repository, path: Path) -> str:
+    return Backup(repo, BackupOptions([str(path)])).run().snapshot_id
+
+
+def names(repo: Repository, prefix: str) -> set[str]:
+    return {i.name for i in repo.store.list(prefix)}
+
+
+def test_locked_objects_stay_pending_deletion_until_their_lock_expires(
+    repo: Repository, clock: Clock, tmp_path: Path
+) -> None:
+    data = random_files(tmp_path / "data", 4, 200_000)
+    first = backup(repo, data)
+    for f in sorted(data.iterdir())[:3]:
+        f.unlink()
+    second = backup(repo, data)
+    packs = names(repo, "data")
+    repo.add_mark("forget", [first])
+
+    report = prune(repo, PruneOptions())
+    assert f"snapshots/{first}" in report.pending_deletion
+    assert all(until == clock.now + DAY for until in report.pending_deletion.values())
+    assert report.snapshots_deleted == report.packs_deleted == 0
+    assert f"snapshots/{first}" in names(repo, "snapshots")  # locked: still there
+    [leftover] = repo.plans()  # the plan carried out is replaced by what it left
+    assert leftover.leftover and first in leftover.snapshots
+    assert set(leftover.packs) and {f"data/{p[:2]}/{p}" for p in leftover.packs} <= packs
+
+    # nothing new to plan: the locked leftovers are the leftover plan's, not condemned again
+    index_files, records = names(repo, "index"), names(repo, "pending")
+    clock.now += DAY / 2
+    again = prune(repo, PruneOptions())
+    assert (names(repo, "index"), names(repo, "pending")) == (index_files, records)
+    replaced = {f"pending/{r}" for r in leftover.replaces}
+    assert again.pending_deletion.keys() == report.pending_deletion.keys() | replaced
+    assert repo.load_snapshot(second).id == second
+
+    clock.now += DAY  # every lock has expired
+    done = prune(repo, PruneOptions())
+    assert not done.pending_deletion
+    assert done.snapshots_deleted == 1 and done.packs_deleted == len(leftover.packs)
+    assert names(repo, "pending") == set()
+    assert names(repo, "snapshots") == {f"snapshots/{second}"}
+    repo.sync_index()
+    assert prune(repo, PruneOptions()).packs_deleted == 0
+
+
+def test_a_plan_another_replaces_condemns_nothing_more() -> None:
+    t = datetime(2026, 11, 26, tzinfo=UTC)
+    first = Plan(t, "h", ["a" * 64], [], [], [], id="1" * 64)
+    barrier = Barrier(first.id, t, [], id="2" * 64)
+    left = Plan(t + DAY, "h", [], [], [], [], id="3" * 64, replaces=[first.id, barrier.id])
+    other = Barrier("4" * 64, t, [], id="5" * 64)  # a stray: its plan is gone
+    plans, strays = in_force([first, barrier, left, other])
+    assert plans == [left]
+    assert strays == [barrier, other]
