@@ -86,3 +86,24 @@ class Retaining(Protocol):
 
     def extend_retention(self, name: str, until: datetime) -> None:
         """Keep the object locked until at least `until`; never shortens a lock."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A change made at the storage level to an object after ripcord wrote it: a
+    store that keeps versions still holds, and reads, the original."""
+
+    name: str
+    change: str  # "overwritten" (newer versions) or "deleted" (delete markers)
+    when: datetime  # the first such change
+    count: int  # how many newer versions, or delete markers
+
+
+@runtime_checkable
+class Versioned(Protocol):
+    """A store that keeps every version of an object (S3 with Object Lock), so that
+    tampering with storage leaves a trace for `check` to report."""
+
+    def revisions(self, prefix: str = "") -> Iterator[Revision]:
+        """Every object under `prefix` + '/' (all of them when empty) that was
+        overwritten or delete-marked; nothing when the store keeps no versions."""
