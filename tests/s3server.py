@@ -74,12 +74,15 @@ class S3Server:
             aws_secret_access_key=SECRET_KEY,
         )
 
-    def new_bucket(self) -> str:
-        """A fresh, empty bucket: tests never see each other's objects."""
+    def new_bucket(self, object_lock: bool = False) -> str:
+        """A fresh, empty bucket: tests never see each other's objects. With
+        `object_lock`, made with Object Lock (and so versioning), no default retention."""
         name = f"t{next(_buckets)}-{uuid.uuid4().hex[:8]}"
         client = self.client()
         try:
-            client.create_bucket(Bucket=name)  # type: ignore[attr-defined]
+            client.create_bucket(  # type: ignore[attr-defined]
+                Bucket=name, ObjectLockEnabledForBucket=object_lock
+            )
         finally:
             client.close()  # type: ignore[attr-defined]
         return name
