@@ -31,6 +31,7 @@ from ripcord.cli.history_cmd import history_cmd
 from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
 from ripcord.cli.ls_cmd import ls
+from ripcord.cli.maintain_cmd import maintain_cmd
 from ripcord.cli.protect_cmd import protect, unprotect
 from ripcord.cli.prune_cmd import prune_cmd
 from ripcord.cli.repair_cmd import repair
@@ -99,6 +100,7 @@ cli.add_command(repair)
 cli.add_command(drill_cmd)
 cli.add_command(drills_cmd)
 cli.add_command(check_cmd)
+cli.add_command(maintain_cmd)
 
 
 def run(argv: list[str] | None = None) -> int:

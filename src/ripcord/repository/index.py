@@ -239,6 +239,21 @@ class IndexCache:
                 out[row[0]] = Location(*row[1:])
         return out
 
+    def packs_holding(self, blob_ids: list[bytes]) -> set[str]:
+        """The packs a reader may need for these blobs: every pack outside condemned
+        ones that holds a copy, and for a blob with no such copy, the condemned ones."""
+        out: set[str] = set()
+        for batch in _batches(blob_ids):
+            rows = self.db.execute(
+                f"SELECT b.id, p.name, b.fallback = 0 AND b.pack NOT IN ({_CONDEMNED})"
+                " FROM blobs b JOIN packs p ON p.n = b.pack"
+                f" WHERE b.id IN ({','.join('?' * len(batch))})",
+                batch,
+            ).fetchall()
+            lasting = {blob for blob, _, usable in rows if usable}
+            out.update(pack for blob, pack, usable in rows if usable or blob not in lasting)
+        return out
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(DISTINCT id) FROM blobs").fetchone()[0])
 
