@@ -36,6 +36,7 @@ from ripcord.cli.protect_cmd import protect, unprotect
 from ripcord.cli.prune_cmd import prune_cmd
 from ripcord.cli.repair_cmd import repair
 from ripcord.cli.restore_cmd import restore
+from ripcord.cli.serve_cmd import serve
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
 from ripcord.errors import (
@@ -100,6 +101,7 @@ cli.add_command(repair)
 cli.add_command(drill_cmd)
 cli.add_command(drills_cmd)
 cli.add_command(check_cmd)
+cli.add_command(serve)
 cli.add_command(maintain_cmd)
 
 
