@@ -51,7 +51,7 @@ class DefaultRepository:
 
 
 def open_store(location: str, create: bool = False) -> Store:
-    """A store for a repository location: a local path, or an sftp:// or s3:// URL."""
+    """A store for a repository location: a local path, or an sftp://, s3:// or rest+ URL."""
     if location.startswith("sftp://"):
         from ripcord.storage.sftp import SftpStore  # paramiko is slow to import: only when used
 
@@ -60,6 +60,10 @@ def open_store(location: str, create: bool = False) -> Store:
         from ripcord.storage.s3 import S3Store  # boto3 takes ~0.2 s to import: only when used
 
         return S3Store.from_url(location)  # the bucket must exist; objects make the repository
+    if location.startswith(("rest+http://", "rest+https://")):
+        from ripcord.storage.rest import RestStore  # httpx: only when used
+
+        return RestStore.from_url(location)  # the server makes the repository on first write
     path = location[len("local:") :] if location.startswith("local:") else location
     return LocalStore(os.path.expanduser(path), create=create)
 
