@@ -39,7 +39,9 @@ def check_cmd(env: Env, read_data: bool, read_data_subset: str | None, repair: b
     """Check the repository: every snapshot, tree, blob, index file and pack.
 
     Exits 5 if anything is damaged or missing, naming the snapshots and files
-    it affects; unreferenced data is reported but is not an error.
+    it affects, or if objects were overwritten or deleted at the storage level
+    (S3 Object Lock keeps the originals, which ripcord reads); unreferenced data
+    is reported but is not an error.
     """
     if read_data and read_data_subset:
         raise UsageError("--read-data and --read-data-subset cannot be combined")

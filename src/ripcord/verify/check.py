@@ -11,6 +11,11 @@ compression, and every blob's id are checked as well.
 Problems are grouped by cause (a pack, a blob, a tree, a snapshot), and each
 cause names the files it affects: the per-tree walk remembers, bottom up,
 which trees hold damage, and only those are walked again with paths.
+
+On a store that keeps versions (S3 with Object Lock), an object overwritten
+or delete-marked at the storage level is an error too, though ripcord still
+reads the original: someone with write access to the bucket tried to destroy
+history, and the owner must know (and rotate those credentials).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from ripcord.archive.node import Node
 from ripcord.archive.progress import NullProgress, Progress
@@ -30,6 +36,7 @@ from ripcord.repository.pack import Frame, open_frame, read_trailer
 from ripcord.repository.packer import pack_name
 from ripcord.repository.pending import Plan
 from ripcord.repository.snapshots import unexplained_gaps
+from ripcord.storage.base import Retaining, Revision, Versioned
 
 MAX_NAMED = 1000  # affected paths kept per problem; the count is always exact
 
@@ -108,6 +115,7 @@ class _Checker:
 
     def run(self) -> CheckReport:
         repo = self.repo
+        self._tampering()
         self.sizes = repo.pack_sizes()
         self.report.packs = len(self.sizes)
         snaps = self._snapshots()
@@ -126,6 +134,21 @@ class _Checker:
         return self.report
 
     # -- objects that stand alone ------------------------------------------------------------
+
+    def _tampering(self) -> None:
+        """Objects overwritten or delete-marked at the storage level, which a versioned
+        store remembers (and reads past). Locks are left out: their holders delete them,
+        and deleting one is no attack on history."""
+        store = self.repo.store
+        if not isinstance(store, Versioned):
+            return
+        for r in store.revisions():
+            if r.name.startswith("locks/"):
+                continue
+            kind = "overwritten-object" if r.change == "overwritten" else "deleted-object"
+            p = self.problem(f"{kind}/{r.name}", kind, _tampered(r, _lock_state(store, r.name)))
+            if r.name.startswith("snapshots/"):
+                p.snapshots.add(r.name.split("/", 1)[1])
 
     def _snapshots(self) -> list[Snapshot]:
         repo = self.repo
@@ -428,6 +451,33 @@ class _Checker:
                 " are used by no snapshot; prune removes them",
                 error=False,
             )
+
+
+def _tampered(r: Revision, lock: str) -> str:
+    when = f"{r.when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if r.change == "overwritten":
+        times = "once" if r.count == 1 else f"{r.count} times"
+        return (
+            f"{r.name} was overwritten at the storage level on {when} ({times});"
+            f" ripcord reads the original version, {lock}"
+        )
+    return (
+        f"{r.name} was deleted at the storage level on {when} (a delete marker);"
+        f" ripcord still reads the original version, {lock}"
+    )
+
+
+def _lock_state(store: object, name: str) -> str:
+    """How long the original stays safe: what the owner must know next."""
+    try:
+        until = store.retained_until(name) if isinstance(store, Retaining) else None
+    except RipcordError as e:
+        return f"whose lock could not be read ({e})"
+    if until is None:
+        return "which is not locked"
+    if until <= datetime.now(UTC):
+        return f"whose lock ran out on {until:%Y-%m-%d %H:%M} UTC: it can be deleted now"
+    return f"locked until {until:%Y-%m-%d %H:%M} UTC"
 
 
 def _wire(frames: Iterable[Frame]) -> list[tuple[int, int, tuple[object, ...]]]:
