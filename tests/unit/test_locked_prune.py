@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ripcord.archive.backup import Backup, BackupOptions
-from ripcord.errors import UsageError
+from ripcord.errors import UsageError, WrongPassword
 from ripcord.repository import Repository
 from ripcord.repository.config import ObjectLock
 from ripcord.repository.pending import Barrier, Plan, in_force
@@ -177,3 +177,22 @@ def test_maintain_needs_a_locked_repository(tmp_path: Path) -> None:
         pytest.raises(UsageError, match="no Object Lock"),
     ):
         maintain(plain)
+
+
+def test_a_removed_key_slot_the_storage_still_locks_opens_nothing_and_goes_later(
+    repo: Repository, clock: Clock
+) -> None:
+    old = repo.add_key(b"old password", FAST_KDF)
+    until = repo.remove_key(old)
+    assert until == clock.now + DAY
+    assert old in names(repo, "keys")  # the storage keeps it...
+    assert old not in [n for n, _ in repo.list_keys()]  # ...but it is removed
+    with pytest.raises(WrongPassword, match="was removed"):
+        Repository.open(repo.store, b"old password")
+    assert old not in {o.name for o in live_objects(repo, [])}  # left to expire
+    assert old in prune(repo, PruneOptions()).pending_deletion
+    clock.now += DAY * 2
+    prune(repo, PruneOptions())
+    assert old not in names(repo, "keys") and names(repo, "pending") == set()
+    with pytest.raises(WrongPassword, match="no key"):
+        Repository.open(repo.store, b"old password")

@@ -80,8 +80,24 @@ def key_remove(env: Env, key_id: str) -> None:
         matches = [n for n, _ in repo.list_keys() if n.split("/")[1].startswith(key_id.lower())]
         if len(matches) != 1:
             raise click.UsageError(f"{key_id} matches {len(matches)} keys")
-        repo.remove_key(matches[0])
-    env.emit({"removed": matches[0].split("/")[1]}, lambda c: c.print(f"removed key {key_id}"))
+        locked_until = repo.remove_key(matches[0])
+    doc = {
+        "removed": matches[0].split("/")[1],
+        "locked_until": locked_until.isoformat() if locked_until else None,
+    }
+
+    def human(c: Console) -> None:
+        c.print(f"removed key {key_id}")
+        if locked_until is not None:
+            c.print(
+                f"the storage keeps its slot locked until {locked_until:%Y-%m-%d %H:%M %Z}:"
+                " ripcord no longer opens the repository with it, and a prune after then"
+                " deletes it. Until then, anyone with its password and a copy of the slot"
+                " can still read the repository: if the password leaked, treat the data"
+                " as readable by whoever has it."
+            )
+
+    env.emit(doc, human)
 
 
 @key.command("passwd")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -68,7 +68,7 @@ from ripcord.repository.snapshots import (
     encode_snapshot,
     unexplained_gaps,
 )
-from ripcord.storage import ObjectNotFound, Store
+from ripcord.storage import ObjectLocked, ObjectNotFound, Store
 from ripcord.storage.base import Retaining
 
 T = TypeVar("T")
@@ -161,6 +161,12 @@ class Repository:
         secrets, key_name = unlock(store, password, (config, mac))
         repo = cls(store, config, secrets, _scoped(cache_dir, config))
         repo.key_name = key_name
+        if key_name in repo.removed_keys():
+            repo.close()
+            raise WrongPassword(
+                f"the key slot this password opens ({key_name}) was removed; storage locks"
+                " keep it until prune can delete it, but ripcord opens nothing with it"
+            )
         return repo
 
     def close(self) -> None:
@@ -212,13 +218,25 @@ class Repository:
         return name
 
     def list_keys(self) -> list[tuple[str, dict[str, object]]]:
+        """The key slots, but those removed and kept only by their storage lock."""
         out = []
+        removed = self.removed_keys()
         for info in sorted(self.store.list("keys"), key=lambda i: i.name):
-            out.append((info.name, keys.parse_key_file(self._get(info.name), info.name)))
+            if info.name not in removed:
+                out.append((info.name, keys.parse_key_file(self._get(info.name), info.name)))
         return out
 
-    def remove_key(self, name: str) -> None:
-        """Delete a key slot; never the last one, never the one in use."""
+    def removed_keys(self) -> set[str]:
+        """Key slots removed while their storage lock (Object Lock) kept them: condemned
+        by a plan for prune to delete once the lock ends, and never opened meanwhile."""
+        return {n for plan in self.plans() for n in plan.names if n.startswith("keys/")}
+
+    def remove_key(self, name: str) -> datetime | None:
+        """Delete a key slot; never the last one, never the one in use.
+
+        On storage whose lock keeps the slot, it is condemned instead, and this
+        returns when the lock ends: ripcord opens nothing with it from now on, and
+        a prune after that deletes it."""
         names = [n for n, _ in self.list_keys()]
         if name not in names:
             raise MissingObject(f"no key {name}")
@@ -226,14 +244,22 @@ class Repository:
             raise RipcordError("refusing to remove the key this command unlocked with")
         if len(names) < 2:
             raise RipcordError("refusing to remove the last key")
-        self.store.delete(name)
+        return self._drop_key(name)
+
+    def _drop_key(self, name: str) -> datetime | None:
+        try:
+            self.store.delete(name)
+        except ObjectLocked as e:
+            self.write_plan([], [], [], [], sync=False, names=[name])
+            return e.until
+        return None
 
     def change_password(self, password: bytes, kdf: KdfParams | None = None) -> str:
         """New key slot first, then the old one goes: a crash leaves both, never none."""
         old, new = self.key_name, self.add_key(password, kdf)
         self.key_name = new
         if old:
-            self.store.delete(old)
+            self._drop_key(old)
         return new
 
     # -- index ---------------------------------------------------------------------------

@@ -348,8 +348,8 @@ def carry_out(repo: Repository, lock: Lock, report: PruneReport, deadline: float
 def _execute(repo: Repository, plan: Plan, barrier: Barrier, report: PruneReport, say: Say) -> None:
     repo.sync_index()  # learn index files written since the plan (backups that finished)
     condemned = set(plan.packs)
-    indexed = _indexed_since(repo, plan, condemned)
-    rescued = _needed_since(repo, plan, condemned) | indexed
+    indexed = _indexed_since(repo, plan, condemned) if condemned else set()
+    rescued = (_needed_since(repo, plan, condemned) if condemned else set()) | indexed
     if rescued:
         say(f"keeping {len(rescued)} packs that backups running beside the prune used")
         if rescued - indexed:
@@ -376,6 +376,7 @@ def _execute(repo: Repository, plan: Plan, barrier: Barrier, report: PruneReport
         if gone is False:
             left.snapshots.append(s)
     left.indexes = [i for i in plan.indexes if _delete(repo, f"index/{i}", report) is False]
+    left.names += [n for n in plan.names if _delete(repo, n, report) is False]
     records = [f"pending/{barrier.id}", f"pending/{plan.id}"]  # the plan goes last: until
     if left:  # then, a killed prune carries it out again
         _leave(repo, plan, barrier, left)  # Object Lock: kept condemned until locks expire
