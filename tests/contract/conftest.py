@@ -1,7 +1,7 @@
 """The stores the contract suite runs against.
 
 Every backend adds one factory to STORE_FACTORIES and so runs the whole of
-test_store_contract.py; a remote store (S3, SFTP) whose server cannot start
+test_store_contract.py; a remote store (S3, SFTP, rest) whose server cannot start
 must fail the run, never skip it.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ripcord.storage import LocalStore, MemoryStore, Store
+from tests.restserver import rest_store
 from tests.s3server import new_s3_store
 from tests.sshserver import sftp_store
 
@@ -23,6 +24,7 @@ STORE_FACTORIES: list[tuple[str, StoreFactory]] = [
     ("local", lambda tmp: LocalStore(tmp / "store", create=True)),
     ("s3", lambda tmp: new_s3_store()),
     ("sftp", sftp_store),
+    ("rest", rest_store),
 ]
 
 
