@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -123,7 +124,7 @@ class RestServer:
         cacert = str(self.cacert) if self.cacert else None
         return RestLocation(self.endpoint, user, user, token, cacert)
 
-    def new_store(self, **options: float) -> RestStore:
+    def new_store(self, **options: Any) -> RestStore:
         """A store in a fresh, empty repository of a fresh user."""
         name = f"u{next(_users)}"
         return RestStore(self.location(name, self.add_user(name)), **options)
