@@ -38,6 +38,7 @@ from ripcord.repository.packer import pack_name
 from ripcord.repository.parity import parity_name
 from ripcord.repository.pending import Barrier, Plan, in_force
 from ripcord.storage import ObjectLocked, ObjectNotFound
+from ripcord.storage.append_only import refuse_deletion
 
 DEFAULT_MAX_UNUSED = 0.05  # of the repository's size, as restic
 POLL = 5.0  # seconds between looks at the barrier's holders while waiting
@@ -89,6 +90,8 @@ def prune(
     report = PruneReport(dry_run=options.dry_run)
     if not 0 <= options.max_unused <= 1:
         raise RipcordError(f"max unused must be between 0% and 100%: {options.max_unused:.0%}")
+    if not options.dry_run:
+        refuse_deletion(repo.store, "prune")  # before any pack, index file or plan is written
     deadline = time.monotonic() + options.wait
     with repo.lock(prune=True) as lock:
         if not options.dry_run:
