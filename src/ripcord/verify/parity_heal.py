@@ -24,6 +24,7 @@ from ripcord.repository.pack import open_frame, read_trailer
 from ripcord.repository.packer import pack_name
 from ripcord.repository.parity import parity_name, read_header, recover
 from ripcord.storage import ObjectNotFound
+from ripcord.storage.append_only import deletion_refused
 from ripcord.verify.check import CheckOptions, CheckReport, check
 
 SECTOR = 4096  # what a parity object is read by when it cannot be read whole
@@ -92,6 +93,9 @@ def heal(
 def _cannot_heal(repo: Repository) -> str:
     if not repo.config.parity:
         return NO_PARITY
+    refused = deletion_refused(repo.store, "check --read-data --repair")
+    if refused is not None:  # healing condemns the damaged pack
+        return refused
     if repo.held is None:
         return "the repository cannot be written here (no lock could be taken)"
     return ""

@@ -31,6 +31,7 @@ from ripcord.archive.progress import NullProgress, Progress
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import DATA, TREE, Repository, Snapshot, chain_heads
 from ripcord.repository.index import Location
+from ripcord.storage.append_only import refuse_deletion
 from ripcord.verify.lost import LostFinder
 from ripcord.verify.reindex import IndexReport, Packs, Pending, locations, reindex, unlist
 
@@ -92,6 +93,7 @@ def repair_index(
 ) -> RepairReport:
     """Rebuild the index from the pack trailers, then walk every tree to name what no
     existing pack holds (no data is read back)."""
+    refuse_deletion(repo.store, "repair index")  # it condemns what it replaces
     with repo.lock():
         run = _Run(repo, say, progress)
         run.reindex(write=True)
@@ -108,6 +110,7 @@ def repair_from(
 ) -> RepairReport:
     """Rebuild the index, read back every blob the kept snapshots use, heal what is
     missing or damaged from `replica`, and condemn the damaged packs."""
+    refuse_deletion(repo.store, "repair --from REPLICA")
     check_replica(repo, replica)
     with repo.lock(), replica.reading():
         run = _Run(repo, say, progress, replica)
@@ -128,6 +131,8 @@ def repair_snapshots(
     again without its lost files (tagged `repaired`) and forget the original; a snapshot
     with nothing left, a damaged one and a deleted one are only forgotten. Protected
     snapshots are left alone. Without `forget`, nothing is written."""
+    if forget:
+        refuse_deletion(repo.store, "repair snapshots --forget-broken")
     lock: AbstractContextManager[Any] = repo.lock() if forget else repo.reading()
     with lock:
         run = _Run(repo, say, progress)
