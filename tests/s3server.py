@@ -203,8 +203,10 @@ def s3_server() -> Iterator[S3Server]:
     _bucket.clear()
 
 
-def new_s3_store() -> S3Store:
-    """An S3Store under a fresh prefix of the session's bucket.
+def new_s3_store(object_lock: bool = False) -> S3Store:
+    """An S3Store under a fresh prefix of the session's bucket (with `object_lock`, of
+    the session's Object Lock bucket, where the store reads versions: nothing is
+    locked, so everything can still be deleted).
 
     A prefix per store, not a bucket: SeaweedFS allocates volumes on a new
     bucket's first write (~0.2 s), which the property tests would pay hundreds
@@ -212,6 +214,6 @@ def new_s3_store() -> S3Store:
     """
     server = shared_server()
     if not _bucket:
-        _bucket.append(server.new_bucket())
+        _bucket.extend((server.new_bucket(), server.new_bucket(object_lock=True)))
     prefix = f"store-{uuid.uuid4().hex[:12]}"
-    return S3Store(_bucket[0], prefix, endpoint=server.endpoint, region=REGION)
+    return S3Store(_bucket[object_lock], prefix, endpoint=server.endpoint, region=REGION)
