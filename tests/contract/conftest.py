@@ -23,6 +23,7 @@ STORE_FACTORIES: list[tuple[str, StoreFactory]] = [
     ("memory", lambda tmp: MemoryStore()),
     ("local", lambda tmp: LocalStore(tmp / "store", create=True)),
     ("s3", lambda tmp: new_s3_store()),
+    ("s3-object-lock", lambda tmp: new_s3_store(object_lock=True)),
     ("sftp", sftp_store),
     ("rest", rest_store),
 ]
