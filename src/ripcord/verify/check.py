@@ -34,7 +34,6 @@ from ripcord.repository import Repository, Snapshot
 from ripcord.repository.crypto import content_id
 from ripcord.repository.pack import Frame, open_frame, read_trailer
 from ripcord.repository.packer import pack_name
-from ripcord.repository.pending import Plan
 from ripcord.repository.snapshots import unexplained_gaps
 from ripcord.storage.base import Retaining, Revision, Versioned
 
@@ -120,7 +119,7 @@ class _Checker:
         self.report.packs = len(self.sizes)
         snaps = self._snapshots()
         self._records()
-        plans = [r for r in repo.pending() if isinstance(r, Plan)]
+        plans = repo.plans()  # in force: a replaced plan condemns nothing more
         self.doomed = {p for plan in plans for p in plan.packs}
         self.doomed_indexes = {i for plan in plans for i in plan.indexes}
         indexed = self._index_files()
