@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime
+import gc
 import ipaddress
 import itertools
 import re
@@ -142,6 +143,10 @@ def running_rest_server(*extra: str, tls: bool = False) -> Iterator[RestServer]:
     try:
         yield server.start()
     finally:
+        # The in-process CLI runner leaves its stores to the garbage collector (a command
+        # exits there), and uvicorn waits for an idle TLS client to answer its close:
+        # collect them, so their connections close now.
+        gc.collect()
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
 

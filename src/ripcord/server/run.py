@@ -93,6 +93,7 @@ def serve(
         server_header=False,
         proxy_headers=False,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=10,  # then requests still running are cut off
     )
     try:
         config.load()
