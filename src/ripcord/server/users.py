@@ -42,7 +42,7 @@ class UsersFileError(UsageError):
 def parse_users(text: str, source: str = "users file") -> dict[str, str]:
     """Map each user to its bcrypt hash; a malformed line is an error naming its number."""
     users: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
@@ -62,12 +62,18 @@ def parse_users(text: str, source: str = "users file") -> dict[str, str]:
     return users
 
 
+def _lines(text: str) -> list[str]:
+    """Lines split at newlines only (str.splitlines also splits at \\x85, \\x0c, ...)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def with_user(text: str, name: str, hashed: str | None) -> str:
     """The users file `text` with `name`'s line replaced by `name:hashed` (appended if new;
     removed if `hashed` is None). Comments and other lines stay as they are."""
     parse_users(text)  # never edit a file that is already wrong
     out: list[str] = []
-    for line in text.splitlines():
+    for line in _lines(text):
         if line.strip().partition(":")[0] == name and not line.strip().startswith("#"):
             if hashed is not None:
                 out.append(f"{name}:{hashed}")
@@ -136,8 +142,8 @@ class Users:
         self._seen: tuple[int, int, int] | None = None
         self._users: dict[str, str] = {}
         self._passed: dict[str, tuple[str, bytes]] = {}  # user -> (hash, sha256 of token)
-        self._decoy = hash_token(new_token())  # unknown users cost a bcrypt check too
         self._load(strict=True)
+        self._decoy = hash_token(new_token())  # unknown users cost a bcrypt check too
 
     def __len__(self) -> int:
         return len(self._users)
