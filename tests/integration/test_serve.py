@@ -441,6 +441,12 @@ def test_append_only_a_client_with_the_backup_credentials_cannot_destroy_history
     after = objects()
     assert {n: d for n, d in after.items() if n in before} == before  # nothing lost or changed
     assert set(after) - set(before) == set(marks)
+    fast = FAST_INIT[1:]
+    added = cli.ok("key", "add", *fast, "--json", env={"RIPCORD_NEW_PASSWORD": "2nd"}).json["added"]
+    removing = cli("key", "remove", added)
+    assert removing.code == 1
+    assert "append-only" in removing.err
+    assert (repo / "keys" / added).is_file()
 
     # the server's admin undoes the forget (a mark is a file there) and every snapshot is whole
     (repo / marks[0]).unlink()

@@ -225,7 +225,7 @@ class RestStore:
                     return
             except httpx.TransportError as e:
                 if yielded or attempt + 1 >= self.attempts:
-                    self._unreachable(e, f"list {prefix}")
+                    self._unreachable(e, f"list {prefix}", attempt + 1)
                 self._pause(attempt)
             except ValueError as e:
                 raise StoreError(f"{self.where} sent a bad listing of {prefix}: {e}") from None
@@ -270,7 +270,7 @@ class RestStore:
                 # a request that failed to connect never arrived; any other might have
                 maybe_done = maybe_done or not isinstance(e, httpx.ConnectError | httpx.PoolTimeout)
                 if attempt + 1 >= attempts:
-                    self._unreachable(e, f"{method} {path}")
+                    self._unreachable(e, f"{method} {path}", attempts)
             else:
                 if r.status_code not in _TRANSIENT or attempt + 1 >= attempts:
                     return r, maybe_done
@@ -281,11 +281,11 @@ class RestStore:
     def _pause(self, attempt: int) -> None:
         time.sleep(min(self.backoff * 2**attempt, 8.0))
 
-    def _unreachable(self, e: httpx.TransportError, doing: str) -> NoReturn:
+    def _unreachable(self, e: httpx.TransportError, doing: str, attempts: int) -> NoReturn:
         kind = "timed out" if isinstance(e, httpx.TimeoutException) else "failed"
+        tries = "once" if attempts == 1 else f"{attempts} times"
         raise StoreError(
-            f"cannot reach {self.where} ({doing} {kind} after {self.attempts} attempts):"
-            f" {e or type(e).__name__}"
+            f"cannot reach {self.where} ({doing} {kind}, tried {tries}): {e or type(e).__name__}"
         ) from None
 
     def _check(self, r: httpx.Response, name: str, doing: str) -> None:
