@@ -447,6 +447,10 @@ def test_append_only_a_client_with_the_backup_credentials_cannot_destroy_history
     assert removing.code == 1
     assert "append-only" in removing.err
     assert (repo / "keys" / added).is_file()
+    slots = sorted((repo / "keys").iterdir())
+    passwd = cli("key", "passwd", *fast, env={"RIPCORD_NEW_PASSWORD": "3rd"})
+    assert passwd.code == 1 and "append-only" in passwd.err
+    assert sorted((repo / "keys").iterdir()) == slots  # refused before adding a slot
 
     # the server's admin undoes the forget (a mark is a file there) and every snapshot is whole
     (repo / marks[0]).unlink()

@@ -53,15 +53,20 @@ class Env:
             store = open_store(self.repo)
             try:
                 read_config(store)  # refuse a missing or newer repository before any prompt
+                repo = Repository.open(store, self.password(), cache_dir=cache_dir())
             except RepositoryNotFound:
+                store.close()
                 raise RepositoryNotFound(f"no repository at {self.repo} (no config)") from None
-            repo = Repository.open(store, self.password(), cache_dir=cache_dir())
+            except BaseException:
+                store.close()
+                raise
         try:
             yield repo
         finally:
             for why in repo.left_out:
                 self.err.print(f"[yellow]warning: left out[/] {escape(why)}")
             repo.close()
+            repo.store.close()  # connections (S3, SFTP, rest) end with the command
 
     def _open_default(self, create: bool) -> Repository:
         default = DefaultRepository.here()

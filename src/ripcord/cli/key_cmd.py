@@ -12,6 +12,7 @@ from rich.table import Table
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.cli.init_cmd import kdf_options, kdf_params
 from ripcord.cli.passwords import get_password
+from ripcord.storage.append_only import refuse_deletion
 
 
 def _new_password(file: str | None) -> bytes:
@@ -77,6 +78,7 @@ def key_add(
 def key_remove(env: Env, key_id: str) -> None:
     """Remove the key slot KEY_ID (a unique prefix will do)."""
     with env.open() as repo:
+        refuse_deletion(repo.store, f"key remove {key_id}")
         matches = [n for n, _ in repo.list_keys() if n.split("/")[1].startswith(key_id.lower())]
         if len(matches) != 1:
             raise click.UsageError(f"{key_id} matches {len(matches)} keys")
@@ -110,6 +112,7 @@ def key_passwd(
 ) -> None:
     """Change the password of the key slot in use."""
     with env.open() as repo:
+        refuse_deletion(repo.store, "key passwd")  # else the old password would still work
         name = repo.change_password(
             _new_password(new_password_file), kdf_params(kdf_iterations, kdf_memory_mib)
         )
