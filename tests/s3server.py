@@ -113,44 +113,77 @@ def _answers(port: int) -> bool:
         return False
 
 
+class Seaweed:
+    """`weed mini` on free ports with its data in `workdir`: start, kill, start again.
+
+    A restart keeps the ports and the data directory, so clients find the same
+    endpoint and the same objects, as after a crash of a real server.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        (workdir / "logs").mkdir(exist_ok=True)
+        self.ports = dict(zip(_PORTS, _free_ports(len(_PORTS)), strict=True))
+        self.server = S3Server(f"http://127.0.0.1:{self.ports['s3.port']}", workdir / "weed.out")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> S3Server:
+        """Start, and wait until S3 answers a request (RuntimeError with the log if not)."""
+        w = self.workdir
+        args = [
+            _weed(),
+            f"-logdir={w / 'logs'}",
+            "mini",
+            f"-dir={w / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-filer.localSocket={w}/filer.sock",
+            f"-s3.localSocket={w}/s3.sock",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+        ]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        with open(self.server.log, "ab") as out:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=w)
+        try:
+            _wait_ready(self.server, self.proc)
+        except BaseException:
+            self.kill()
+            raise
+        return self.server
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no request in flight is finished."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self) -> None:
+        """SIGTERM (killed after 10 s)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
 @contextlib.contextmanager
 def running_seaweedfs(workdir: Path) -> Iterator[S3Server]:
     """Start `weed mini`, wait until S3 answers a request, stop it by PID at the end."""
-    data, logs = workdir / "data", workdir / "logs"
-    data.mkdir(parents=True)
-    logs.mkdir()
-    ports = dict(zip(_PORTS, _free_ports(len(_PORTS)), strict=True))
-    args = [
-        _weed(),
-        f"-logdir={logs}",
-        "mini",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-admin.ui=false",
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-filer.localSocket={workdir}/filer.sock",
-        f"-s3.localSocket={workdir}/s3.sock",
-        *(f"-{flag}={port}" for flag, port in ports.items()),
-    ]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-    log = workdir / "weed.out"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir)
-    server = S3Server(f"http://127.0.0.1:{ports['s3.port']}", log)
+    weed = Seaweed(workdir)
     try:
-        _wait_ready(server, proc)
-        yield server
+        yield weed.start()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        weed.stop()
 
 
 def _wait_ready(server: S3Server, proc: subprocess.Popen[bytes]) -> None:
