@@ -35,6 +35,9 @@ class Capabilities:
     object_lock: bool = False
     append_only: bool = False
     local: bool = False
+    # transfers worth running at once: a remote store's each wait on the network, so
+    # several in flight keep the link busy; a local disk gains nothing past two
+    transfers: int = 2
 
 
 @dataclass(frozen=True)
