@@ -80,7 +80,7 @@ def _listening(port: int) -> bool:
         return False
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """Every process descended from `pid` (sshd puts each session in a session of its own,
     so its process group does not hold them)."""
     parents: dict[int, list[int]] = {}
@@ -149,7 +149,7 @@ class Sshd:
         if self.proc is None:
             return
         self.proc.send_signal(signal.SIGSTOP)  # accepts no connection while its sessions die
-        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+        for pid in [self.proc.pid, *children(self.proc.pid)]:
             with contextlib.suppress(ProcessLookupError):  # ended on its own meanwhile
                 os.kill(pid, signal.SIGKILL)
         self.proc.wait()
