@@ -26,7 +26,7 @@ BUNDLE_TARGET = 4 << 20  # plaintext bytes of small data blobs sharing one frame
 # costs less to decompress for each one read, and trees compress well even so
 TREE_BUNDLE_TARGET = 1 << 20
 SMALL_BLOB = 128 << 10  # blobs below this share frames
-MAX_IN_FLIGHT = 1  # packs sealed or uploading while the next fills
+MAX_IN_FLIGHT = 1  # packs sealed or uploading while the next fills (a local store)
 
 
 def pack_name(pack_id: str) -> str:
@@ -51,9 +51,12 @@ class Packer:
         io: ThreadPoolExecutor,
         on_stored: Callable[[PackFrames, int], None],
         parity: int = 0,
+        in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.store, self.key, self.level = store, key, level
         self.parity = parity  # percent; 0: no parity objects
+        # finished packs held while uploading: more keep a remote link busy, each costs a pack
+        self.in_flight = in_flight
         self.cpu, self.io, self.on_stored = cpu, io, on_stored
         self._bundle: list[tuple[bytes, int, bytes]] = []
         self._bundle_size = 0
@@ -93,7 +96,7 @@ class Packer:
             return
         frames, self._frames, self._pack_size = self._frames, [], 0
         self._uploads.append(self.io.submit(self._assemble_and_put, frames))
-        while len(self._uploads) > MAX_IN_FLIGHT:
+        while len(self._uploads) > self.in_flight:
             self._collect(self._uploads.pop(0))
 
     def _assemble_and_put(self, pending: list[_PendingFrame]) -> tuple[PackFrames, int]:
