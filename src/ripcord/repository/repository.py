@@ -108,7 +108,9 @@ class Repository:
         self._decoded: dict[str, object] = {}  # content-addressed records already read
         workers = default_workers()
         self._cpu = ThreadPoolExecutor(workers, thread_name_prefix="ripcord-cpu")
-        self._io = ThreadPoolExecutor(2, thread_name_prefix="ripcord-io")
+        # as many uploads at once as the store says it runs well (a remote one: several)
+        transfers = max(1, store.capabilities.transfers)
+        self._io = ThreadPoolExecutor(transfers, thread_name_prefix="ripcord-io")
         self._packers = {
             t: Packer(
                 store,
@@ -118,6 +120,7 @@ class Repository:
                 self._io,
                 self._stored,
                 config.parity,
+                in_flight=max(1, transfers - 1),  # and the pack being submitted
             )
             for t in (DATA, TREE)
         }
