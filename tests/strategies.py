@@ -13,7 +13,19 @@ from typing import Any
 import msgpack
 from hypothesis import strategies as st
 
-from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SOCKET, SYMLINK, Node
+from ripcord.archive.node import (
+    BLOCK,
+    CHAR,
+    DIR,
+    FIFO,
+    FILE,
+    MAX_KIND,
+    SIG_SCALE,
+    SOCKET,
+    SYMLINK,
+    Node,
+    Signal,
+)
 from ripcord.repository.pack import BLOB_ID_SIZE, DATA, MAX_FRAME, TREE, BlobEntry, Frame
 from ripcord.repository.snapshots import Snapshot
 
@@ -104,6 +116,15 @@ node_names = st.binary(min_size=1, max_size=255).filter(
 )
 
 
+signals = st.builds(
+    Signal,
+    st.integers(0, SIG_SCALE),
+    st.integers(0, SIG_SCALE),
+    st.text(min_size=1, max_size=MAX_KIND // 4),
+    st.booleans(),
+)
+
+
 @st.composite
 def nodes(draw: st.DrawFn, name: st.SearchStrategy[bytes] = node_names) -> Node:
     """A node as a scan would produce it: only the fields its type stores are set."""
@@ -129,6 +150,7 @@ def nodes(draw: st.DrawFn, name: st.SearchStrategy[bytes] = node_names) -> Node:
         n.content = draw(st.lists(blob_ids, max_size=4))
         n.hash = draw(st.binary(min_size=32, max_size=32))
         n.changed = draw(st.booleans())
+        n.sig = draw(st.none() | signals)
     elif kind == DIR:
         n.subtree = draw(blob_ids)
     elif kind == SYMLINK:

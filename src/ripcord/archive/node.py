@@ -23,6 +23,37 @@ TYPES = (FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET)
 _NO_ID = 2**32 - 1  # (uid_t)-1: "leave unchanged", never a real owner
 
 
+SIG_SCALE = 255  # compressibility is stored as round(compressed / plain * SIG_SCALE)
+MAX_KIND = 16  # characters of a signal's kind name
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What the change guard needs of a file's content, taken as the backup read it
+    (docs/FORMAT.md §Trees): enough to tell an edit from an encryption without
+    reading the old content again."""
+
+    head: int  # compressibility of the first 4 KiB: compressed/plain in 1/SIG_SCALE
+    body: int  # the same of samples spread over the whole content
+    kind: str  # what the first bytes say the file is: "pdf", "zip", "text", ..., "data"
+    note: bool = False  # small text that reads like a ransom note
+
+    def to_wire(self) -> list[Any]:
+        return [self.head, self.body, self.kind, self.note]
+
+    @classmethod
+    def from_wire(cls, d: Any) -> Signal:
+        if not isinstance(d, list) or len(d) != 4:
+            raise ValueError("signal is not a list of 4")
+        head, body = as_int(d[0]), as_int(d[1])
+        if not (0 <= head <= SIG_SCALE and 0 <= body <= SIG_SCALE):
+            raise ValueError(f"signal compressibility out of range: {head}, {body}")
+        kind = d[2]
+        if not isinstance(kind, str) or not 0 < len(kind) <= MAX_KIND:
+            raise ValueError("bad signal kind")
+        return cls(head, body, kind, bool(d[3]))
+
+
 @dataclass
 class Node:
     name: bytes
@@ -46,6 +77,7 @@ class Node:
     xattrs: dict[bytes, bytes] = field(default_factory=dict)  # POSIX ACLs live here too
     hash: bytes = b""  # BLAKE3 of the whole file
     changed: bool = False  # the file changed while it was being read
+    sig: Signal | None = None  # for the change guard; None: not measured (empty, or older)
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "type": self.type, "mode": self.mode}
@@ -56,6 +88,8 @@ class Node:
             d.update(size=self.size, content=self.content, hash=self.hash)
             if self.changed:
                 d["changed"] = True
+            if self.sig is not None:
+                d["sig"] = self.sig.to_wire()
         elif self.type == DIR:
             d["subtree"] = self.subtree
         elif self.type == SYMLINK:
@@ -86,6 +120,8 @@ class Node:
         if n.type == FILE:
             n.size, n.hash = as_int(d["size"]), as_bytes(d["hash"])
             n.changed = bool(d.get("changed"))
+            if "sig" in d:
+                n.sig = Signal.from_wire(d["sig"])
             if "content" in d:
                 n.content = [as_id(c) for c in d["content"]]
             elif derive is None:
