@@ -164,3 +164,21 @@ def test_marks_round_trip(
     assert decode_mark(key, encode_mark(key, m), "id") == Mark(
         kind, snaps, when, host, user, reason, "id"
     )
+
+
+def test_a_guard_alarm_pins_its_snapshots_until_an_ack_says_it_was_intentional() -> None:
+    alarm = mark("alarm", -10, A, B)  # A suspicious, B the last good
+    out = fold([alarm, mark("forget", -5, A, B), mark("unprotect", -4, A, B)], NOW)
+    assert out.pinned == {A, B} and out.protected == {A, B} and out.forgotten == set()
+    assert out.open_alarms() == [alarm]
+    acked = fold([alarm, mark("forget", -5, B), mark("ack", -1, A)], NOW)
+    assert acked.pinned == set() and acked.forgotten == {B} and acked.open_alarms() == []
+    incident = fold([alarm, mark("forget", -5, B), mark("incident", -1, A)], NOW)
+    assert incident.pinned == {A, B} and incident.open_alarms() == []
+    assert incident.answers[A].kind == "incident"
+
+
+def test_an_ack_dated_in_the_future_does_not_lift_a_pin() -> None:
+    planted = mark("ack", 60 * 24, A)
+    out = fold([mark("alarm", -1, A, B), planted], NOW)
+    assert out.pinned == {A, B} and out.ignored == [planted]

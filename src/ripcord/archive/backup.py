@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import blake3
 from pyfastcdc import FastCDC
@@ -126,11 +126,27 @@ def _same_version(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_size, a.st_mtime_ns, a.st_ctime_ns) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns)
 
 
+class Judge(Protocol):
+    """Looks at a snapshot before and after it is written (the change guard)."""
+
+    def before_save(
+        self, repo: Repository, snap: Snapshot, parent: Snapshot | None, history: list[Snapshot]
+    ) -> None:
+        """May add tags and summary entries; `history` is the source's snapshots, oldest
+        first, the parent last."""
+
+    def after_save(self, repo: Repository, snap: Snapshot) -> None: ...
+
+
 class Backup:
     def __init__(
-        self, repo: Repository, options: BackupOptions, progress: Progress | None = None
+        self,
+        repo: Repository,
+        options: BackupOptions,
+        progress: Progress | None = None,
+        judge: Judge | None = None,
     ) -> None:
-        self.repo, self.options = repo, options
+        self.repo, self.options, self.judge = repo, options, judge
         self.progress = progress or NullProgress()
         self.report = BackupReport()
         self.excluder = Excluder(options.excludes)
@@ -156,7 +172,8 @@ class Backup:
 
     def _run(self, sources: list[bytes]) -> None:
         existing = self.repo.snapshots()
-        parent = self._find_parent(existing, sources)
+        history = self._history(existing, sources)
+        parent = history[-1] if history else None
         self.report.parent = parent.id if parent else None
         stored_before = self.repo.stored_bytes
         self.progress.start(None)
@@ -186,13 +203,17 @@ class Backup:
             excludes=list(self.excluder.patterns),
             summary=self.report.summary(),
         )
+        if self.judge is not None:
+            self.judge.before_save(self.repo, snap, parent, history)
         self.report.snapshot_id = self.repo.save_snapshot(snap)
+        if self.judge is not None:
+            self.judge.after_save(self.repo, snap)
         self.progress.finish()
 
-    def _find_parent(self, existing: list[Snapshot], sources: list[bytes]) -> Snapshot | None:
+    def _history(self, existing: list[Snapshot], sources: list[bytes]) -> list[Snapshot]:
+        """Earlier snapshots of the same host and paths, oldest first: the last is the parent."""
         paths = sorted(os.fsdecode(s) for s in sources)
-        same = [s for s in existing if s.host == self.options.host and sorted(s.paths) == paths]
-        return same[-1] if same else None
+        return [s for s in existing if s.host == self.options.host and sorted(s.paths) == paths]
 
     # -- the parent snapshot -------------------------------------------------------------
 

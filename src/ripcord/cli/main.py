@@ -27,6 +27,7 @@ from ripcord.cli.drill_cmd import drill_cmd, drills_cmd
 from ripcord.cli.env import Env
 from ripcord.cli.find_cmd import find
 from ripcord.cli.forget_cmd import forget
+from ripcord.cli.guard_cmd import guard
 from ripcord.cli.history_cmd import history_cmd
 from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
@@ -103,6 +104,7 @@ cli.add_command(drills_cmd)
 cli.add_command(check_cmd)
 cli.add_command(serve)
 cli.add_command(maintain_cmd)
+cli.add_command(guard)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -22,8 +22,12 @@ from ripcord.repository.wire import as_str
 MARK_AAD = b"ripcord v1 mark"
 MARK_VERSION = 1
 MAX_MARK = 16 << 20  # a forget of 100,000 snapshots fits
-KINDS = ("protect", "unprotect", "forget")
-WEAKENING = ("unprotect", "forget")  # what a planted mark would want to do
+# alarm: the change guard flagged snapshots[0] and pinned snapshots[1:] (the last good);
+# ack: someone said the change was intentional (the pin goes); incident: it was not
+# (the pin stays, the alarm is answered)
+KINDS = ("protect", "unprotect", "forget", "alarm", "ack", "incident")
+WEAKENING = ("unprotect", "forget", "ack")  # what a planted mark would want to do
+SUSPICIOUS = "suspicious"  # the tag of a snapshot the change guard raised an alarm on
 SKEW = timedelta(minutes=5)  # clock difference between hosts that is still "now"
 
 
@@ -82,9 +86,16 @@ def decode_mark(key: bytes, data: bytes, mark_id: str) -> Mark:
 class Standing:
     """What the marks say, folded: which snapshots are protected, which forgotten."""
 
-    protected: set[str] = field(default_factory=set)
+    protected: set[str] = field(default_factory=set)  # by protect marks or guard pins
     forgotten: set[str] = field(default_factory=set)
     ignored: list[Mark] = field(default_factory=list)  # dated in the future: not applied
+    pinned: set[str] = field(default_factory=set)  # by guard alarms not acknowledged
+    alarms: dict[str, Mark] = field(default_factory=dict)  # suspicious id -> its alarm
+    answers: dict[str, Mark] = field(default_factory=dict)  # suspicious id -> ack/incident
+
+    def open_alarms(self) -> list[Mark]:
+        """Alarms nobody has answered yet, oldest first."""
+        return [m for s, m in self.alarms.items() if s not in self.answers]
 
 
 def fold(marks: list[Mark], now: datetime, skew: timedelta = SKEW) -> Standing:
@@ -94,13 +105,21 @@ def fold(marks: list[Mark], now: datetime, skew: timedelta = SKEW) -> Standing:
     standing is not applied: a planted unprotect dated next year must not
     override every protect written until then. A snapshot that is protected
     once everything is folded is never forgotten, whatever the order: a forget
-    mark backdated to before a protect cannot undo it.
+    mark backdated to before a protect cannot undo it. A guard alarm pins the
+    snapshots it names until an `ack` says the change was intentional; no
+    unprotect lifts a pin.
     """
     out = Standing()
     forgets: set[str] = set()
     for m in sorted(marks, key=lambda m: (m.time, m.id)):
         if m.kind in WEAKENING and m.time - now > skew:
             out.ignored.append(m)
+            continue
+        if m.kind == "alarm":
+            out.alarms.setdefault(m.snapshots[0], m)
+            continue
+        if m.kind in ("ack", "incident"):
+            out.answers[m.snapshots[0]] = m
             continue
         for snap in m.snapshots:
             if m.kind == "protect":
@@ -109,5 +128,10 @@ def fold(marks: list[Mark], now: datetime, skew: timedelta = SKEW) -> Standing:
                 out.protected.discard(snap)
             else:
                 forgets.add(snap)
+    for suspicious, alarm in out.alarms.items():
+        answer = out.answers.get(suspicious)
+        if answer is None or answer.kind == "incident":  # unanswered, or not intentional
+            out.pinned.update(alarm.snapshots)
+    out.protected |= out.pinned
     out.forgotten = forgets - out.protected
     return out

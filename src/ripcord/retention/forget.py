@@ -14,7 +14,7 @@ from datetime import datetime
 from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot, resolve
 from ripcord.repository.crypto import is_content_id
-from ripcord.repository.marks import Mark
+from ripcord.repository.marks import SUSPICIOUS, Mark, Standing
 from ripcord.retention.duration import format_duration
 from ripcord.retention.policy import Policy, decide, group_key
 
@@ -63,7 +63,9 @@ def by_policy(
     snaps = [
         s for s in repo.snapshots() if (host is None or s.host == host) and wanted <= set(s.tags)
     ]
-    decisions = decide(snaps, policy, repo.clock(), repo.protected())
+    standing = repo.standing()
+    keep = standing.protected | held(snaps, standing)
+    decisions = decide(snaps, policy, repo.clock(), keep, suspicious(snaps, standing))
     groups: dict[tuple[tuple[str, ...], ...], Group] = {}
     for d in decisions:  # newest first, and so is each group
         key = group_key(d.snapshot, policy.group_by)
@@ -71,6 +73,30 @@ def by_policy(
         s = d.snapshot
         group.verdicts.append(Verdict(s.id, s.time, d.keep, d.reasons, d.notes))
     return Plan([groups[k] for k in sorted(groups)], describe(policy, host, wanted))
+
+
+def held(snaps: list[Snapshot], standing: Standing) -> set[str]:
+    """Snapshots an unanswered guard alarm holds: of the alarmed source (host and
+    paths), every one from the suspicious snapshot onward. Whatever came after an
+    attack may be needed to understand it."""
+    by_id = {s.id: s for s in snaps}
+    out: set[str] = set()
+    for alarm in standing.open_alarms():
+        flagged = by_id.get(alarm.snapshots[0])
+        if flagged is None:
+            continue
+        source = (flagged.host, sorted(flagged.paths))
+        out.update(
+            s.id for s in snaps if (s.host, sorted(s.paths)) == source and s.time >= flagged.time
+        )
+    return out
+
+
+def suspicious(snaps: list[Snapshot], standing: Standing) -> set[str]:
+    """Snapshots the guard flagged and nobody called intentional: kept as evidence by
+    their pin, they fill no keep quota (a quota must be filled by good snapshots)."""
+    acked = {s for s, m in standing.answers.items() if m.kind == "ack"}
+    return {s.id for s in snaps if SUSPICIOUS in s.tags and s.id not in acked}
 
 
 def by_ids(repo: Repository, specs: Iterable[str]) -> Plan:
@@ -95,6 +121,11 @@ def by_ids(repo: Repository, specs: Iterable[str]) -> Plan:
                 visible = repo.snapshots()
             snap = resolve(visible, spec)
             verdict = Verdict(snap.id, snap.time, keep=False)
+        if verdict.id in standing.pinned:
+            raise RipcordError(
+                f"snapshot {verdict.id[:12]} is pinned by a guard alarm: answer it with"
+                " `ripcord guard ack` first if the change was intentional"
+            )
         if verdict.id in standing.protected:
             raise RipcordError(
                 f"snapshot {verdict.id[:12]} is protected: run `ripcord unprotect"

@@ -1,0 +1,1 @@
+"""The change guard: was this intentional?"""
