@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import getpass
+import logging
 import os
 import posixpath
 import socket
@@ -58,6 +59,9 @@ CONNECT_TIMEOUT = 30  # seconds for TCP, the SSH banner and logging in
 REPLY_TIMEOUT = 120  # seconds without a byte of a reply before the connection counts as lost
 # paramiko's failures of the connection itself (a server's refusal is an OSError with errno)
 _LOST = (EOFError, TimeoutError, paramiko.SSHException)
+# paramiko logs what its transport thread sees go wrong (with tracebacks, at times) to
+# stderr when nothing else takes its records; the operation's StoreError says it for us
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class SftpStore:
@@ -329,13 +333,15 @@ class _Channels:
                 self._open -= 1
             self._changed.notify()
         if sftp is not None and not healthy:
-            sftp.close()
+            with contextlib.suppress(OSError, *_LOST):  # its connection is gone already
+                sftp.close()
 
     def close(self) -> None:
         with self._changed:
             idle, self._idle = self._idle, []
         for sftp in idle:
-            sftp.close()
+            with contextlib.suppress(OSError, *_LOST):  # its connection is gone already
+                sftp.close()
 
 
 def _transport(sock: Any, /, **options: Any) -> paramiko.Transport:
