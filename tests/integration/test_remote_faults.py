@@ -1,0 +1,229 @@
+"""Remote stores failing under a running command: a SeaweedFS or an sshd killed mid-backup and
+started again, an S3 server away for a moment during a restore, and endpoints nobody listens on.
+
+Every server here is this module's own (tests/s3server.Seaweed, tests/sshserver.Sshd), killed
+with SIGKILL as a crash would, and started again on the same ports and data; the session's
+shared servers are never touched. Commands run as subprocesses, as a user runs them, so their
+exit code and stderr are what a user sees. Whatever a command does when its server dies (S3
+retries with backoff; SFTP gives up), it must end with a clear message and a documented exit
+code, never a traceback; a rerun must succeed, `check --read-data` must find nothing wrong,
+and the latest snapshot must restore byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, Result
+from tests.faults import assert_clean_failure
+from tests.s3server import S3Server, Seaweed
+from tests.sshserver import Sshd
+from tests.trees import assert_same, restored, tree_state
+
+_MAIN = "from ripcord.cli.main import main; main()"
+_NEVER = 120.0  # a failure guard only: a command still running after this has hung
+
+
+class Ripcord:
+    """`ripcord -r URL ...` in a subprocess with its own cache and config directories."""
+
+    def __init__(self, url: str, home: Path, env: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.env = {
+            **os.environ,
+            **(env or {}),
+            "RIPCORD_PASSWORD": PASSWORD,
+            "RIPCORD_CACHE_DIR": str(home / "cache"),
+            "RIPCORD_DATA_DIR": str(home / "data"),
+            "RIPCORD_CONFIG_DIR": str(home / "config"),
+            "RIPCORD_NO_PROGRESS": "1",
+        }
+        self.env.pop("RIPCORD_REPO", None)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _MAIN, "-r", self.url, *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    @staticmethod
+    def finish(proc: subprocess.Popen[str]) -> Result:
+        try:
+            out, err = proc.communicate(timeout=_NEVER)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"ripcord {proc.args!r} hung:\n{err}")
+        return Result(proc.returncode, out, err)
+
+    def __call__(self, *args: str) -> Result:
+        return self.finish(self.start(*args))
+
+    def ok(self, *args: str) -> Result:
+        r = self(*args)
+        assert r.code == 0, f"ripcord {' '.join(args)} exited {r.code}: {r.err}{r.out}"
+        return r
+
+
+@pytest.fixture(scope="module")
+def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
+    weed = Seaweed(tmp_path_factory.mktemp("seaweedfs"))
+    weed.start()
+    try:
+        yield weed
+    finally:
+        weed.stop()
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    sshd = Sshd(tmp_path_factory.mktemp("sshd"))
+    sshd.start()
+    try:
+        yield sshd
+    finally:
+        sshd.stop()
+
+
+@pytest.fixture(scope="module")
+def big_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few dozen MB that do not compress or deduplicate: several packs to upload."""
+    root = tmp_path_factory.mktemp("big-src")
+    for i in range(6):
+        (root / f"part-{i}.bin").write_bytes(os.urandom(8 << 20))
+    (root / "notes.txt").write_text("the small file next to them\n" * 100)
+    return root
+
+
+def _kill_mid_backup(
+    rc: Ripcord, src: Path, packs_stored: Callable[[], int], kill: Callable[[], None]
+) -> subprocess.Popen[str]:
+    """Start a backup, kill the server once its first pack is stored, and see it end."""
+    backup = rc.start("backup", str(src))
+    deadline = time.monotonic() + _NEVER
+    while not packs_stored():
+        assert backup.poll() is None, f"backup ended first: {rc.finish(backup)}"
+        assert time.monotonic() < deadline, "no pack was ever stored"
+        time.sleep(0.02)
+    assert backup.poll() is None, "the backup finished before the kill: nothing was tested"
+    kill()
+    return backup
+
+
+def _afterwards(rc: Ripcord, src: Path, out: Path) -> None:
+    """A rerun succeeds, nothing is damaged, and the latest snapshot is the source."""
+    rc.ok("backup", str(src))
+    rc.ok("check", "--read-data")
+    rc.ok("restore", "latest", "--target", str(out))
+    assert_same(tree_state(src), tree_state(restored(out, src)))
+
+
+def _ended_cleanly(r: Result) -> None:
+    """Either the command got through, or it failed with a message and exit code 1."""
+    if r.code != 0:
+        assert_clean_failure(r, "cannot", code=1)
+
+
+def _s3(weed: Seaweed, tmp_path: Path) -> tuple[Ripcord, str, str]:
+    bucket = weed.server.new_bucket()
+    rc = Ripcord(weed.server.url(bucket, "repo"), tmp_path / "home", weed.server.env())
+    rc.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
+    return rc, bucket, "repo/data/"
+
+
+def _s3_objects(server: S3Server, bucket: str, prefix: str) -> Callable[[], int]:
+    def count() -> int:
+        client = server.client()
+        try:
+            listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix)  # type: ignore[attr-defined]
+        except Exception:  # the server is down (being killed): none to see now
+            return 0
+        finally:
+            client.close()  # type: ignore[attr-defined]
+        return len(listing.get("Contents", ()))
+
+    return count
+
+
+def test_s3_server_killed_mid_backup_and_back(weed: Seaweed, big_src: Path, tmp_path: Path) -> None:
+    """Restarted at once, the server is back within the S3 retries' backoff: the backup
+    goes on (or, had it not, it fails cleanly); nothing it stored is lost either way."""
+    rc, bucket, data = _s3(weed, tmp_path)
+    backup = _kill_mid_backup(rc, big_src, _s3_objects(weed.server, bucket, data), weed.kill)
+    weed.start()
+    _ended_cleanly(rc.finish(backup))
+    _afterwards(rc, big_src, tmp_path / "out")
+
+
+def _sftp(sshd: Sshd, tmp_path: Path) -> tuple[Ripcord, Path]:
+    remote = tmp_path / "remote"
+    rc = Ripcord(sshd.server.url(remote), tmp_path / "home")
+    rc.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
+    return rc, remote
+
+
+def test_sshd_killed_mid_backup_with_its_sessions(
+    sshd: Sshd, big_src: Path, tmp_path: Path
+) -> None:
+    """The connection is gone: the backup stops with a clear error (it does not reconnect),
+    and once the server is back a rerun completes it."""
+    rc, remote = _sftp(sshd, tmp_path)
+
+    def packs() -> int:
+        return sum(1 for p in (remote / "data").glob("*/*") if p.is_file())
+
+    backup = _kill_mid_backup(rc, big_src, packs, sshd.kill)
+    r = rc.finish(backup)
+    sshd.start()
+    assert_clean_failure(r, "connection lost", code=1)
+    assert r.err.count("\n") == 1, r.err  # one line, ripcord's: no paramiko log records
+    assert rc.ok("snapshots", "--json").json == []  # nothing was claimed saved
+    _afterwards(rc, big_src, tmp_path / "out")
+
+
+def test_a_restore_rides_out_an_s3_server_away_for_a_moment(
+    weed: Seaweed, tmp_path: Path, src: Path
+) -> None:
+    """botocore's standard retries (with backoff) carry a restore over a server restart."""
+    rc, _, _ = _s3(weed, tmp_path)
+    rc.ok("backup", str(src))
+    weed.kill()
+    restore = rc.start("restore", "latest", "--target", str(tmp_path / "out"))
+    weed.start()  # ~1-2 s: well inside the retries' backoff
+    r = rc.finish(restore)
+    assert r.code == 0, r.err
+    assert_same(tree_state(src), tree_state(restored(tmp_path / "out", src)))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # closed again: nobody listens there
+
+
+def test_an_s3_endpoint_nobody_listens_on(tmp_path: Path) -> None:
+    port = _closed_port()
+    url = f"s3://bucket/repo?endpoint=http://127.0.0.1:{port}&region=us-east-1"
+    env = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    r = Ripcord(url, tmp_path, env)("snapshots")
+    assert_clean_failure(r, "Could not connect to the endpoint URL", f"127.0.0.1:{port}", code=1)
+
+
+def test_an_sftp_host_nobody_listens_on(sshd: Sshd, tmp_path: Path) -> None:
+    port = _closed_port()
+    server = sshd.server
+    url = f"sftp://{server.user}@127.0.0.1:{port}/srv/repo?key={server.client_key}"
+    r = Ripcord(url, tmp_path)("snapshots")
+    assert_clean_failure(r, "cannot connect to", f"127.0.0.1:{port}", code=1)
