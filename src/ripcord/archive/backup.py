@@ -28,9 +28,10 @@ from pyfastcdc import FastCDC
 
 from ripcord.archive.excludes import Excluder, is_cache_dir
 from ripcord.archive.meta import node_from_stat, read_xattrs
-from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, tree_doc
+from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, Signal, tree_doc
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.scan import Entry, Scanner
+from ripcord.archive.signals import Sampler
 from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot, chain_heads
 
@@ -99,11 +100,12 @@ def normalize_sources(paths: list[str]) -> list[bytes]:
 
 @dataclass
 class _Read:
-    """One consistent read of a file: its chunks' ids, hash, and the stat after."""
+    """One consistent read of a file: its chunks' ids, hash, signal, and the stat after."""
 
     content: list[bytes]
     digest: bytes
     size: int
+    sig: Signal | None
     st: os.stat_result
     changed: bool
     xattrs: dict[bytes, bytes]
@@ -431,7 +433,7 @@ class Backup:
             self._add(data, blob_id)
         node = node_from_stat(e.name, done.st)
         node.size, node.content, node.hash = done.size, done.content, done.digest
-        node.changed, node.xattrs = done.changed, done.xattrs
+        node.changed, node.xattrs, node.sig = done.changed, done.xattrs, done.sig
         if done.changed:
             r.changed_while_read.append(os.fsdecode(e.path))
         if prev is None:
@@ -480,7 +482,7 @@ class Backup:
                     reset()
                     before = os.fstat(fd)
                     f.seek(0)
-                    content, digest, n = self._hash_chunks(f, before.st_size, put)
+                    content, digest, n, sig = self._hash_chunks(f, before.st_size, put)
                     after = os.fstat(fd)
                     if _same_version(before, after) and n == after.st_size:
                         changed = False
@@ -490,18 +492,21 @@ class Backup:
                 xattrs = read_xattrs(fd)
         finally:
             os.close(fd)
-        return _Read(content, digest, n, after, changed, xattrs)
+        return _Read(content, digest, n, sig, after, changed, xattrs)
 
     def _hash_chunks(
         self, f: Any, size_hint: int, put: Callable[[bytes, bytes], bytes]
-    ) -> tuple[list[bytes], bytes, int]:
-        """Chunk ids, whole-file BLAKE3 and length; a one-chunk file is hashed once."""
+    ) -> tuple[list[bytes], bytes, int, Signal | None]:
+        """Chunk ids, whole-file BLAKE3, length and the guard's signal, all taken as the
+        chunks pass (ripcord.archive.signals); a one-chunk file is hashed once."""
         content: list[bytes] = []
         whole: Any = None
         first = b""
         n = 0
         digest = blake3.blake3(b"").digest()
+        sampler = Sampler(size_hint)
         for data in self._cut(f, size_hint):
+            sampler.feed(data)
             digest = blake3.blake3(data).digest()
             content.append(put(data, self.repo.id_from_digest(digest)))
             if n == 0:
@@ -511,7 +516,7 @@ class Backup:
                     whole = blake3.blake3(first)
                 whole.update(data)
             n += len(data)
-        return content, (whole.digest() if whole is not None else digest), n
+        return content, (whole.digest() if whole is not None else digest), n, sampler.signal()
 
     def _cut(self, f: Any, size_hint: int) -> Iterator[bytes]:
         if size_hint < self.min_size:

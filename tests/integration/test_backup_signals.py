@@ -1,0 +1,108 @@
+"""Backups record the change guard's signal of every file they read (docs/FORMAT.md
+§Trees): small files read by the worker pool and large ones streamed in chunks alike;
+files skipped as unchanged keep the signal they had; empty and tiny files have none."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ripcord.archive.backup import Backup, BackupOptions
+from ripcord.archive.node import Node
+from ripcord.archive.signals import HEAD
+from ripcord.repository import Repository
+from tests.conftest import Cli
+from tests.faults import api_repo, node_at
+from tests.samples import NOTES, encrypt, png, prose
+
+MIB = 1 << 20
+
+FILES = {
+    "docs/report.txt": prose(20_000),  # small: read whole by a worker
+    "docs/big.txt": prose(3 * MIB, seed=1),  # large: chunks stream past
+    "media/photo.png": png(200, 200),
+    "media/blob.bin": os.urandom(600_000),
+    "README_RESTORE.txt": NOTES["english"].encode(),
+    "empty": b"",
+    "tiny.txt": b"hi\n",
+}
+
+
+def make_tree(root: Path) -> None:
+    for rel, data in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+
+def nodes(repo: Repository, snap: str, root: Path) -> dict[str, Node]:
+    return {rel: node_at(repo, snap, root / rel) for rel in FILES}
+
+
+def test_backup_records_a_signal_for_every_file_it_reads(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_tree(root)
+    snap = cli.ok("backup", str(root), "--json").json["snapshot_id"]
+    with api_repo(cli) as repo:
+        got = nodes(repo, snap, root)
+        root_tree = node_at(repo, snap, root).subtree
+    sigs = {rel: n.sig for rel, n in got.items()}
+    assert sigs["empty"] is None and sigs["tiny.txt"] is None
+    report, big = sigs["docs/report.txt"], sigs["docs/big.txt"]
+    assert report is not None and big is not None
+    assert (report.kind, big.kind) == ("text", "text")
+    assert max(report.head, report.body, big.head, big.body) < 160
+    assert len(got["docs/big.txt"].content) > 1  # it really was streamed in chunks
+    photo, blob, note = sigs["media/photo.png"], sigs["media/blob.bin"], sigs["README_RESTORE.txt"]
+    assert photo is not None and photo.kind == "png"
+    assert blob is not None and (blob.kind, blob.head, blob.body) == ("data", 255, 255)
+    assert note is not None and note.note and note.kind == "text"
+    assert [rel for rel, s in sigs.items() if s is not None and s.note] == ["README_RESTORE.txt"]
+
+    # the same, as `ripcord cat tree` shows it: [head, body, kind, note]
+    assert root_tree is not None
+    listed = cli.ok("cat", "tree", root_tree.hex()).json["nodes"]
+    wire = {n["name"]: n.get("sig") for n in listed}
+    assert wire["README_RESTORE.txt"] == [note.head, note.body, "text", True]
+    assert wire["empty"] is None and wire["tiny.txt"] is None
+
+
+def test_unchanged_files_keep_their_signal_and_changed_ones_are_measured_again(
+    cli: Cli, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    make_tree(root)
+    first = cli.ok("backup", str(root), "--json").json["snapshot_id"]
+    report = root / "docs/report.txt"
+    report.write_bytes(encrypt(report.read_bytes(), 0, HEAD))  # only its first 4 KiB
+    second = cli(  # the guard may well object: its verdict is not this test's business
+        "backup", str(root), "--json"
+    ).json
+    assert second["files_unchanged"] == len(FILES) - 1
+    with api_repo(cli) as repo:
+        a, b = nodes(repo, first, root), nodes(repo, second["snapshot_id"], root)
+    for rel in FILES:
+        if rel != "docs/report.txt":
+            assert b[rel].sig == a[rel].sig, rel
+    before, after = a["docs/report.txt"].sig, b["docs/report.txt"].sig
+    assert before is not None and after is not None
+    assert (before.kind, after.kind) == ("text", "data")
+    assert after.head >= 250 and abs(after.body - before.body) <= 2
+
+
+def test_whole_file_encryption_turns_every_signal_random(cli: Cli, tmp_path: Path) -> None:
+    """As ransomware leaves a tree: each file's content encrypted in place."""
+    root = tmp_path / "root"
+    make_tree(root)
+    with api_repo(cli) as repo:
+        first = Backup(repo, BackupOptions([str(root)])).run().snapshot_id
+        for rel in FILES:
+            (root / rel).write_bytes(encrypt((root / rel).read_bytes()))
+        second = Backup(repo, BackupOptions([str(root)])).run()
+        assert second.files_changed == len(FILES)
+        a, b = nodes(repo, first, root), nodes(repo, second.snapshot_id, root)
+    for rel in ("docs/report.txt", "docs/big.txt", "media/photo.png", "README_RESTORE.txt"):
+        before, after = a[rel].sig, b[rel].sig
+        assert before is not None and after is not None, rel
+        assert before.kind != "data" and after.kind in ("data", "pgp"), rel
+        assert min(after.head, after.body) >= 250, rel
+        assert not after.note, rel
