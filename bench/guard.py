@@ -21,7 +21,7 @@ confusion matrix, when each attack was caught, the scores, and a per-day table.
 After an alarm it runs `ripcord guard ack SNAPSHOT` before the next day (not
 with --no-ack). Deterministic by --seed; --scale sizes the tree like gen.py's.
 
-    python3 bench/guard.py                                   # all scenarios, ~15 min
+    python3 bench/guard.py                                   # all scenarios, ~12 min on 2 cores
     python3 bench/guard.py --scenarios ordinary,encrypt-5 --scale 0.05   # quick
     python3 bench/guard.py --from-json bench/work/guard/results.json     # re-print
 """
@@ -54,7 +54,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     names = [s.name for s in scenarios(30, 11)]
     p.add_argument("--scenarios", default="all", help=f"comma list of: {', '.join(names)}")
-    p.add_argument("--scale", type=float, default=0.25, help="tree size factor (gen.py's)")
+    p.add_argument("--scale", type=float, default=1.0, help="tree size factor (gen.py's)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--days", type=int, default=30, help="ordinary days of the ordinary scenario")
     p.add_argument("--attack-day", type=int, default=11, help="the day each attack starts")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from guard_attacks import Attack
-from guard_days import Activity, Workspace, create, day_start, ordinary
+from guard_days import Activity, Workspace, create_cached, day_start, ordinary
 from run import log
 
 HOST = "guardbench"
@@ -139,7 +139,7 @@ class Ripcord:
         if isinstance(guard, dict):
             day.verdict = str(guard.get("verdict"))
             day.score = guard.get("score")
-            day.reasons = [str(r) for r in guard.get("reasons") or []]
+            day.reasons = [str(r).replace(f"{src}/", "") for r in guard.get("reasons") or []]
             day.parent = guard.get("parent")
         if done.returncode not in (0, 3, 4) or (done.returncode == 4) != (day.verdict == "alarm"):
             day.error = f"exit {done.returncode} with verdict {day.verdict}: {done.stderr[-500:]}"
@@ -170,7 +170,7 @@ def run_scenario(
     home = {**env, "HOME": str(base / "home")}
     rc = Ripcord(exe, base / "repo", home, base / "logs", opts.timeout)
     ws = Workspace.open(src, opts.seed, opts.scale)
-    days = [new_day(0, False, create(ws))]
+    days = [new_day(0, False, create_cached(ws, work / "base"))]
     rc.init()
     unacked = False
     for n in range(sc.last_day + 1):
