@@ -13,7 +13,8 @@ fresh local repository, a first backup, then one backup a day:
   --attack-day, then on that day's evening the attack: in-place encryption of 5,
   20 and 60 % of the files, encryption with renaming and ransom notes, encryption
   of the first 4 KiB only, deletion of a large folder, and slow encryption of 2 %
-  of the files a day for 10 days with the ordinary work going on.
+  of the files a day for 10 days with the ordinary work going on; then --after
+  ordinary days (1), to see how the guard judges the days after an attack.
 
 It records the guard's verdict, score and reasons for every backup (the
 ``guard`` key of `backup --json`, "no verdict" while there is none) and prints a
@@ -43,21 +44,23 @@ from run import TOOLS, VENV_RIPCORD, bench_env, log, meta, now, resolve_exe, too
 HERE = Path(__file__).resolve().parent
 
 
-def scenarios(days: int, attack_day: int) -> list[Scenario]:
+def scenarios(days: int, attack_day: int, after: int) -> list[Scenario]:
     out = [Scenario("ordinary", None, days + 1, days)]
     for attack in attacks():
-        out.append(Scenario(attack.name, attack, attack_day, attack_day + attack.days - 1))
+        last = attack_day + attack.days - 1 + after
+        out.append(Scenario(attack.name, attack, attack_day, last))
     return out
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    names = [s.name for s in scenarios(30, 11)]
+    names = [s.name for s in scenarios(30, 11, 1)]
     p.add_argument("--scenarios", default="all", help=f"comma list of: {', '.join(names)}")
     p.add_argument("--scale", type=float, default=1.0, help="tree size factor (gen.py's)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--days", type=int, default=30, help="ordinary days of the ordinary scenario")
     p.add_argument("--attack-day", type=int, default=11, help="the day each attack starts")
+    p.add_argument("--after", type=int, default=1, help="ordinary days after each attack")
     p.add_argument("--no-ack", action="store_true", help="never run `guard ack` after an alarm")
     p.add_argument("--work", type=Path, default=HERE / "work" / "guard")
     p.add_argument("--ripcord", help=f"ripcord executable (default: PATH, else {VENV_RIPCORD})")
@@ -103,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, start = now(), time.perf_counter()
     results = [
         run_scenario(sc, exe, env, args.work, opts)
-        for sc in scenarios(args.days, args.attack_day)
+        for sc in scenarios(args.days, args.attack_day, args.after)
         if sc.name in args.chosen
     ]
     doc = {

@@ -1,9 +1,10 @@
 """The Markdown report of bench/guard.py: confusion matrix, attacks, scores, per-day table.
 
 Verdicts are counted in classes of days: the ordinary scenario's days, the same
-ordinary days replayed before each attack, each attack's first backup, and all
-attack days. The goals (issue 6): no alarm on any ordinary day; every attack
-alarmed on its first backup, slow encryption within 3 days.
+ordinary days replayed before each attack, each attack's first backup, all
+attack days, and the ordinary days after an attack. The goals (issue 6): no
+alarm on any ordinary day; every attack alarmed on its first backup, slow
+encryption within 3 days.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ def replayed_days(results: Sequence[ScenarioResult]) -> list[Day]:
     return [d for r in results if r.name != "ordinary" for d in r.days[1:] if d.day < r.attack_day]
 
 
+def after_days(results: Sequence[ScenarioResult]) -> list[Day]:
+    """Ordinary days after an attack's last day."""
+    return [d for r in results for d in r.days if d.day > last_strike(r)]
+
+
+def last_strike(r: ScenarioResult) -> int:
+    return max((d.day for d in r.days if d.attack), default=r.days[-1].day)
+
+
 def attack_days(results: Sequence[ScenarioResult]) -> list[Day]:
     return [d for r in results for d in r.days if d.attack]
 
@@ -54,6 +64,7 @@ def matrix(results: Sequence[ScenarioResult]) -> list[str]:
         ("ordinary days replayed before an attack", replayed_days(results)),
         ("first backup of an attack", [d for r in results if (d := first_attack(r))]),
         ("every attack day (slow encryption: all its days)", attack_days(results)),
+        ("ordinary days after an attack", after_days(results)),
         ("first backup of a scenario (no parent)", [r.days[0] for r in results]),
     )
     rows = []
@@ -69,7 +80,7 @@ def hit(day: Day) -> int:
 
 def backup_number(r: ScenarioResult, verdicts: Sequence[str]) -> int | None:
     """1 for the attack's first backup, 2 for the next, ...; None if never."""
-    struck = [d for d in r.days if d.day >= r.attack_day]
+    struck = [d for d in r.days if r.attack_day <= d.day <= last_strike(r)]
     return next((i + 1 for i, d in enumerate(struck) if d.verdict in verdicts), None)
 
 
@@ -126,6 +137,17 @@ def replay_check(results: Sequence[ScenarioResult]) -> str:
     return "Replayed days judged differently from the ordinary run: " + ", ".join(differ)
 
 
+def acks(results: Sequence[ScenarioResult]) -> str:
+    """How alarms were answered, and how many backups were judged with one unanswered."""
+    alarms = [d for r in results for d in r.days if d.verdict == "alarm"]
+    taken = sum(d.ack == "ok" for d in alarms)
+    pending = sum(d.unacked_alarm for r in results for d in r.days)
+    return (
+        f"{len(alarms)} alarms, {taken} acknowledged with `guard ack` before the next day;"
+        f" {pending} backups were judged while an alarm was unacknowledged."
+    )
+
+
 def day_rows(r: ScenarioResult, days: Iterable[Day]) -> list[list[object]]:
     return [
         [
@@ -140,7 +162,7 @@ def day_rows(r: ScenarioResult, days: Iterable[Day]) -> list[list[object]]:
 def per_day(results: Sequence[ScenarioResult]) -> list[str]:
     rows: list[list[object]] = []
     for r in results:
-        shown = r.days if r.name == "ordinary" else [d for d in r.days if d.attack]
+        shown = r.days if r.name == "ordinary" else [d for d in r.days if d.day >= r.attack_day]
         rows += day_rows(r, shown)
     head = ["scenario", "day", "date", "what happened", "new", "changed", "files", "verdict",
             "score", "exit", "unacked alarm before", "reasons"]  # fmt: skip
@@ -166,9 +188,10 @@ def report(results: Sequence[ScenarioResult], header: Sequence[str]) -> str:
     lines += ["### Confusion matrix", "", *matrix(results), ""]
     lines += ["Goal: no alarm on any ordinary day; every attack alarmed on its first backup",
               f"(slow encryption within {SLOW_GRACE}). {replay_check(results)}", ""]  # fmt: skip
+    lines += [acks(results), ""]
     lines += ["### Attacks", "", *attack_rows(results), ""]
     lines += ["### Scores", "", *separation(results), ""]
-    lines += ["### Per day (the ordinary scenario, and every attack day)", ""]
+    lines += ["### Per day (the ordinary scenario; each attack from its first day)", ""]
     lines += [*per_day(results), ""]
     runtime = [[r.name, len(r.days), r.files, f"{r.seconds:.0f}"] for r in results]
     lines += ["### Runtime", "", *table(["scenario", "backups", "files", "s"], runtime, 3), ""]
