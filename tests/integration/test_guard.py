@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ripcord.errors import EXIT_GUARD_ALARM
 from tests.conftest import Cli
@@ -139,3 +144,58 @@ def test_a_source_that_always_churns_raises_its_own_bar(cli: Cli, tmp_path: Path
             cli.ok("guard", "ack", str(r["snapshot_id"]))
     assert verdicts[0] == "alarm"  # the first time, a third of the files vanishing is news
     assert verdicts[-1] != "alarm"  # by then it is what this source does
+
+
+def _encrypt(path: Path, length: int | None = None, rename: str = "") -> None:
+    """Encrypt `path` in place (all of it, or its first `length` bytes), as ransomware
+    does; with `rename`, write the result under the name plus that suffix instead."""
+    data = path.read_bytes()
+    cut = len(data) if length is None else length
+    cipher = Cipher(algorithms.AES(os.urandom(32)), modes.CTR(os.urandom(16))).encryptor()
+    out = cipher.update(data[:cut]) + data[cut:]
+    if rename:
+        path.unlink()
+        path = path.with_name(path.name + rename)
+    path.write_bytes(out)
+
+
+def texts(root: Path, files: int = 200, words: int = 1500) -> Path:
+    """Text files of about `words` words each, each different."""
+    root.mkdir()
+    vocabulary = b"budget minutes invoice report office memo draft final review".split()
+    rng = random.Random(7)
+    for i in range(files):
+        body = b" ".join(rng.choice(vocabulary) for _ in range(words + i))
+        (root / f"doc{i:03}.txt").write_bytes(body)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("how", "words", "expect"),
+    [
+        ({}, 1500, "went from compressible to random-looking"),
+        ({"length": 4096}, 40_000, "had their first bytes scrambled"),  # 4 KiB of ~250 KiB
+        ({"rename": ".locked"}, 1500, "replaced by random-looking copies (*.locked)"),
+    ],
+)
+def test_encryption_of_a_tenth_of_the_files_is_an_alarm(
+    cli: Cli, tmp_path: Path, how: dict[str, Any], words: int, expect: str
+) -> None:
+    src = texts(tmp_path / "src", words=words)
+    backup(cli, src)
+    for f in sorted(src.iterdir())[::10]:
+        _encrypt(f, **how)
+    code, after = backup(cli, src)
+    assert code == EXIT_GUARD_ALARM, after["guard"]
+    assert any(expect in r for r in after["guard"]["reasons"]), after["guard"]["reasons"]
+    assert after["guard"]["changes"]["files_before"] == 200
+
+
+def test_ordinary_edits_of_text_files_are_ok(cli: Cli, tmp_path: Path) -> None:
+    src = texts(tmp_path / "src")
+    backup(cli, src)
+    for f in sorted(src.iterdir())[::3]:
+        f.write_bytes(f.read_bytes().replace(b"draft", b"final") + b" appended")
+    code, after = backup(cli, src)
+    assert code == 0 and after["guard"]["verdict"] == "ok", after["guard"]
+    assert after["guard"]["changes"]["modified"] == 67

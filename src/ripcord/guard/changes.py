@@ -16,19 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ripcord.archive.diff import ADDED, MODIFIED, REMOVED, TYPE, Change, diff_trees
+from ripcord.archive.kinds import PACKED
 from ripcord.archive.node import DIR, FILE, Node, Signal
 from ripcord.archive.trees import load_nodes
 from ripcord.repository import Repository
 
 RANDOM = 245  # body or head compressibility (of 255) from which content looks random
 COMPRESSIBLE = 230  # below this, content was not random before
-# kinds whose content is compressed by design: random-looking is what they should be
-PACKED_KINDS = frozenset(
-    {
-        "zip", "gzip", "bzip2", "xz", "zstd", "7z", "rar", "png", "jpeg", "gif", "webp",
-        "heic", "mp4", "mp3", "flac", "ogg", "mkv", "avi", "pgp", "tiff", "jar", "docx",
-    }
-)  # fmt: skip
 # names ransomware leaves in every folder it encrypted (compared in lower case)
 NOTE_NAMES = re.compile(
     rb"(readme|read_me|how|help|restore|recover|decrypt|unlock|instruction|info)"
@@ -68,7 +62,11 @@ class ChangeStats:
 
 def is_random(sig: Signal | None) -> bool:
     """Random-looking content that its kind does not explain (not a JPEG, a zip, ...)."""
-    return sig is not None and max(sig.body, sig.head) >= RANDOM and sig.kind not in PACKED_KINDS
+    return sig is not None and max(sig.body, sig.head) >= RANDOM and sig.kind not in PACKED
+
+
+def _random_body(sig: Signal | None) -> bool:
+    return sig is not None and sig.body >= RANDOM and sig.kind not in PACKED
 
 
 def _was_plain(sig: Signal | None) -> bool:
@@ -81,7 +79,7 @@ def _scrambled(a: Signal | None, b: Signal | None) -> bool:
     if a is None or b is None:
         return False
     lost_kind = a.kind != "data" and b.kind == "data"
-    return lost_kind or (a.head < COMPRESSIBLE and b.head >= RANDOM and b.kind not in PACKED_KINDS)
+    return lost_kind or (a.head < COMPRESSIBLE and b.head >= RANDOM and b.kind not in PACKED)
 
 
 def measure(
@@ -123,7 +121,7 @@ def measure(
             stats.modified += 1
             stats.bytes_modified += b.size
             random_delta += is_random(b.sig) - is_random(a.sig)
-            if _was_plain(a.sig) and is_random(b.sig):
+            if _was_plain(a.sig) and _random_body(b.sig):
                 stats.turned_random += 1
             elif _scrambled(a.sig, b.sig):
                 stats.head_scrambled += 1
