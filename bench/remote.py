@@ -7,16 +7,20 @@ own fixtures (tests/s3server.py, tests/sshserver.py), so it needs the project ve
 
     .venv/bin/python bench/remote.py --scale 0.25
     .venv/bin/python bench/remote.py --scale 0.25 --rounds 3 --ripcord /tmp/pin/venv/bin/ripcord
+    .venv/bin/python bench/remote.py --scale 0.25 --delay 10     # a 20 ms round trip to both
 
 Each step runs under ``/usr/bin/time -v`` after the page cache is dropped (as bench/run.py's
 steps do); the servers share the machine's CPUs with the client, as they would not in real
-use, so the figures compare the clients' efficiency, not a network. Every restore is compared
+use. On loopback there is no latency, so the figures compare the clients' efficiency, not their
+use of a network; `--delay MS` puts both servers behind a proxy that holds every byte MS ms
+each way (bench/latency.py), as a link to a NAS or an S3 region would. Every restore is compared
 file by file with the source (untimed). Ratios are the first tool over each other one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -28,6 +32,7 @@ from typing import Any
 
 import gen
 import run
+from latency import DelayProxy
 from run import MIB, StepResult, ToolRun, ToolSpec, log
 
 sys.path.insert(0, str(run.BENCH_DIR.parent))  # the test fixtures that start the servers
@@ -108,6 +113,19 @@ class Servers:
             return sum(o["Size"] for page in pages for o in page.get("Contents", ()))
         finally:
             client.close()
+
+
+def delayed(
+    s3: S3Server, ssh: SshServer, delay: float, stack: contextlib.ExitStack[bool | None], base: Path
+) -> tuple[S3Server, SshServer]:
+    """The two servers as seen through proxies that add `delay` each way."""
+    s3_port = stack.enter_context(DelayProxy(int(s3.endpoint.rsplit(":", 1)[1]), delay))
+    ssh_port = stack.enter_context(DelayProxy(ssh.port, delay))
+    base.mkdir(parents=True, exist_ok=True)  # a known_hosts for the proxy's port
+    return (
+        dataclasses.replace(s3, endpoint=f"http://127.0.0.1:{s3_port}"),
+        dataclasses.replace(ssh, port=ssh_port, base=base),
+    )
 
 
 def tool_env(env: dict[str, str], servers: Servers, work: Path) -> dict[str, str]:
@@ -211,7 +229,12 @@ def report(runs: list[ToolRun], files: int, size: int, args: argparse.Namespace)
     rows = [(t, s) for t in TARGETS for s in STEPS]
     lines = [
         f"### mixed — scale {args.scale}, seed {args.seed}: {files:,} files, {size / MIB:.1f} MiB;"
-        f" {args.rounds} round(s), medians",
+        f" {args.rounds} round(s), medians"
+        + (
+            f"; {args.delay:g} ms added each way (round trip {2 * args.delay:g} ms)"
+            if args.delay
+            else ""
+        ),
         "",
     ]
     lines += run.table(
@@ -251,6 +274,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ripcord", help=f"ripcord executable (default: PATH, else {run.VENV_RIPCORD})")
     p.add_argument("--work", type=Path, default=run.BENCH_DIR / "work" / "remote")
     p.add_argument("--timeout", type=float, default=3600, help="per step, seconds")
+    p.add_argument(
+        "--delay", type=float, default=0, help="ms added each way to every byte (bench/latency.py)"
+    )
     p.add_argument("--json-out", type=Path, help="default: WORK/results.json")
     p.add_argument("--md-out", type=Path, help="also write the tables here")
     p.add_argument("--password", default="ripcord-bench-password")
@@ -278,16 +304,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers_dir = args.work / "servers"
     shutil.rmtree(servers_dir, ignore_errors=True)
     weed, sshd = Seaweed(servers_dir / "seaweedfs"), Sshd(servers_dir / "sshd")
-    try:
-        servers = Servers(weed.start(), sshd.start(), servers_dir / "remote")
+    with contextlib.ExitStack() as stack:
+        stack.callback(weed.stop)
+        stack.callback(sshd.stop)
+        s3, ssh = weed.start(), sshd.start()
+        if args.delay:  # every tool reaches both servers through the proxies
+            s3, ssh = delayed(s3, ssh, args.delay / 1000, stack, servers_dir / "delayed")
+        servers = Servers(s3, ssh, servers_dir / "remote")
         env = tool_env(env, servers, args.work)
         rounds = []
         for number in range(1, args.rounds + 1):
             log(f"round {number}/{args.rounds}")
             rounds.append(one_round(names, exes, servers, src, args, env, versions))
-    finally:
-        sshd.stop()
-        weed.stop()
     medians = [run.median_run([r[n] for r in rounds]) for n in names]
     text = report(medians, files, size, args)
     print(text)
