@@ -277,12 +277,14 @@ def build(ws: Workspace, rng: random.Random, day: int, a: Activity, clean: bool 
         shutil.rmtree(root, ignore_errors=True)
     for rel in objects:
         if rel in changed:
-            ws.write(f"{BUILD}/{rel}", elf(rng, int(rng.lognormvariate(10, 0.8))), t)
+            ws.write(f"{BUILD}/{rel}", elf(rng, ws.corpus, int(rng.lognormvariate(10, 0.8))), t)
         elif clean:
             ws.write(f"{BUILD}/{rel}", old[rel], t)
     for i in range(gen.scaled(12, ws.scale, 3)):  # relinked, every build
         name = f"lib/libapp{i}.so" if i % 3 else f"bin/app{i}"
-        ws.write(f"{BUILD}/{name}", elf(rng, int(rng.lognormvariate(14, 0.7))), t)
+        ws.write(
+            f"{BUILD}/{name}", elf(rng, ws.corpus, int(rng.lognormvariate(14, 0.7)), packed=0.2), t
+        )
     for i in range(gen.scaled(20, ws.scale, 4)):  # packed resources: compressed, random-looking
         if clean or not old or rng.random() < 0.3:
             ws.write(

@@ -68,6 +68,7 @@ class Day:
     score: float | None = None
     reasons: list[str] = field(default_factory=list)
     parent: str | None = None
+    changes: dict[str, Any] | None = None  # the guard's measures of the change, as it gave them
     files_new: int | None = None
     files_changed: int | None = None
     total_files: int | None = None
@@ -141,6 +142,7 @@ class Ripcord:
             day.score = guard.get("score")
             day.reasons = [str(r).replace(f"{src}/", "") for r in guard.get("reasons") or []]
             day.parent = guard.get("parent")
+            day.changes = guard.get("changes")
         if done.returncode not in (0, 3, 4) or (done.returncode == 4) != (day.verdict == "alarm"):
             day.error = f"exit {done.returncode} with verdict {day.verdict}: {done.stderr[-500:]}"
 

@@ -16,6 +16,7 @@ from guard_harness import CAUGHT, FAILED, NO_VERDICT, Day, ScenarioResult
 
 VERDICTS = ("ok", "warn", "alarm", NO_VERDICT, FAILED)
 HIT_KEYS = ("encrypted", "deleted by attack")
+ENCRYPTION_LIKE = ("turned_random", "head_scrambled", "renamed_random")
 SLOW_GRACE = 3  # backups within which slow encryption must alarm
 
 
@@ -148,11 +149,21 @@ def acks(results: Sequence[ScenarioResult]) -> str:
     )
 
 
+def measures(d: Day) -> list[object]:
+    """The guard's own counts: deleted, modified, encryption-like (turned random / head
+    scrambled / renamed random), unexplained random files."""
+    c = d.changes
+    if not c:
+        return ["—"] * 4
+    enc = "/".join(str(c.get(k, "?")) for k in ENCRYPTION_LIKE)
+    return [c.get("deleted", "?"), c.get("modified", "?"), enc, c.get("random_files", "?")]
+
+
 def day_rows(r: ScenarioResult, days: Iterable[Day]) -> list[list[object]]:
     return [
         [
             r.name, d.day, d.date, d.activity or "—", d.files_new, d.files_changed,
-            d.total_files, d.verdict, score(d.score), d.exit_code,
+            d.total_files, *measures(d), d.verdict, score(d.score), d.exit_code,
             "yes" if d.unacked_alarm else "", "; ".join(d.reasons) or "—",
         ]
         for d in days
@@ -164,8 +175,9 @@ def per_day(results: Sequence[ScenarioResult]) -> list[str]:
     for r in results:
         shown = r.days if r.name == "ordinary" else [d for d in r.days if d.day >= r.attack_day]
         rows += day_rows(r, shown)
-    head = ["scenario", "day", "date", "what happened", "new", "changed", "files", "verdict",
-            "score", "exit", "unacked alarm before", "reasons"]  # fmt: skip
+    head = ["scenario", "day", "date", "what happened", "new", "changed", "files",
+            "guard: deleted", "modified", "turned random/head/renamed", "random files",
+            "verdict", "score", "exit", "unacked alarm before", "reasons"]  # fmt: skip
     return table(head, rows)
 
 
@@ -192,6 +204,11 @@ def report(results: Sequence[ScenarioResult], header: Sequence[str]) -> str:
     lines += ["### Attacks", "", *attack_rows(results), ""]
     lines += ["### Scores", "", *separation(results), ""]
     lines += ["### Per day (the ordinary scenario; each attack from its first day)", ""]
+    lines += [
+        "new, changed: as `backup` counts files (by metadata); guard: the guard's own counts",
+        "from its diff with the parent. Raw measures in the JSON (`changes`).",
+        "",
+    ]
     lines += [*per_day(results), ""]
     runtime = [[r.name, len(r.days), r.files, f"{r.seconds:.0f}"] for r in results]
     lines += ["### Runtime", "", *table(["scenario", "backups", "files", "s"], runtime, 3), ""]
