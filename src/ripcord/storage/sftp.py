@@ -77,6 +77,7 @@ class SftpStore:
         known_hosts: str | None = None,
         accept_new_host: bool = False,
         channels: int = CHANNELS,
+        reply_timeout: float = REPLY_TIMEOUT,
     ) -> None:
         self.where = f"sftp://{user}@{host}:{port}{path}"
         self.root = path.rstrip("/") or "/"
@@ -103,7 +104,7 @@ class SftpStore:
             )
             transport = self._ssh.get_transport()
             assert transport is not None  # connect() made it
-            self._channels = _Channels(transport, channels)
+            self._channels = _Channels(transport, channels, reply_timeout)
             self._channels.give(self._channels.take(), True)  # the server speaks SFTP
         except paramiko.BadHostKeyException as e:
             self._ssh.close()
@@ -301,8 +302,9 @@ class _Channels:
     """SFTP sessions on one SSH connection, each lent to one thread at a time; a new one
     is opened only when every open one is busy, up to `limit`."""
 
-    def __init__(self, transport: paramiko.Transport, limit: int) -> None:
+    def __init__(self, transport: paramiko.Transport, limit: int, reply_timeout: float) -> None:
         self._transport = transport
+        self._reply_timeout = reply_timeout
         self._limit = max(1, limit)
         self._idle: list[paramiko.SFTPClient] = []
         self._open = 0
@@ -319,7 +321,7 @@ class _Channels:
             sftp = paramiko.SFTPClient.from_transport(self._transport)
             if sftp is None:
                 raise paramiko.SSHException("the server opened no SFTP session")
-            sftp.sock.settimeout(REPLY_TIMEOUT)
+            sftp.sock.settimeout(self._reply_timeout)
             return sftp
         except BaseException:
             self.give(None, False)
