@@ -17,10 +17,10 @@ folders, next to encrypted ones), not as a verdict: a security memo about ransom
 can read like one.
 
 Every file a backup reads that is small text comes here, so the first test is two
-cheap searches of the first 4 KiB: for "crypt" (encrypted, decrypt, crypté), which
+cheap searches of the first 2 KiB: for "crypt" (encrypted, decrypt, crypté), which
 notes in English and French use in their opening lines, and ".onion"; where that
 text is not ASCII, for the other languages' stems too. Only a hit pays for the rest.
-A note that says neither in its first 4 KiB, or one in Spanish or Italian written
+A note that says neither in its first 2 KiB, or one in Spanish or Italian written
 without accents, is missed; the guard still has its name to go by.
 """
 
@@ -31,7 +31,7 @@ import hashlib
 import re
 
 NOTE_MAX = 64 * 1024  # larger files are not notes
-_PROBE = 4096
+_PROBE = 2048
 
 _STEM = b"crypt"  # encrypted, decrypt, crypté, décrypter
 _STEMS_OTHER = tuple(s.encode() for s in ("chiffr", "schlüssel", "шифр", "cript", "cifr", "critt"))

@@ -5,22 +5,27 @@ by comparing a file's signal with the one it had in the parent snapshot, without
 reading old content again. It is measured from the bytes that stream past for
 chunking anyway, never by reading a file twice:
 
-- `head`: compressibility of the first HEAD (4 KiB) bytes. Ransomware that encrypts
+- `head`: compressibility of the first HEAD (1 KiB) bytes. Ransomware that encrypts
   only the start of each file (to be fast) shows here, and in `kind`.
-- `body`: compressibility of SAMPLE (1 KiB) samples spread evenly over the content
-  after the head, the first right after it and the last at the end: MIN_SAMPLES for a
-  file up to 1 MiB, one per STRIDE (256 KiB) beyond, at most MAX_SAMPLES (so at most
-  4 MiB compressed per GiB read, and 256 KiB per file). A file of at most 4 KiB has
-  body = head; one of at most 8 KiB is measured on its last 4 KiB (which overlaps the
-  head), so no sample is too short to measure. Whole-file encryption shows here;
-  encryption of the first 4 KiB alone leaves it as it was (but for files under 8 KiB).
+- `body`: compressibility of SAMPLE (256-byte) samples spread evenly over the content
+  after its first SKIP (4 KiB), the first sample right there and the last at the end:
+  MIN_SAMPLES (4) for a file up to 1 MiB, one per STRIDE (256 KiB) beyond, at most
+  MAX_SAMPLES (256); so at most 1 MiB is compressed per GiB read, and 64 KiB per
+  file. Whole-file encryption shows here, and encryption of the first 4 KiB alone
+  leaves it as it was. A file of at most 1 KiB has body = head; one of at most 5 KiB
+  is measured on its last 1 KiB, so the body is never too short to measure.
 - `kind`: what the first bytes say the file is (ripcord.archive.kinds).
 - `note`: small text that reads like a ransom note (ripcord.archive.notes).
 
 Compressibility is zstd level 1's output size, less its fixed 9-byte frame overhead,
 over the input size, on a 0..255 scale (255: incompressible). zstd 1 is ~3x cheaper
 than zlib 1 on 4 KiB of text and ~15x on random bytes, and its entropy coding tells
-base64 or hex (compressible by ~25 %) from random, which LZ4 alone would not.
+base64 or hex (compressible by ~25 %) from random, which LZ4, or zstd's negative
+("fast") levels that skip entropy coding, would call random. Head and body are 1 KiB
+each because zstd needs about that much to tell: base64 alone in 256 bytes reads as
+233 of 255, in 1 KiB as 201 and in 4 KiB as 193 (text: 178, 147, 133). 4 KiB would
+sharpen that a little at twice the cost, and compressing is most of what taking
+signals costs a first backup of many small files (bench/RESULTS.md §Signals).
 Content shorter than MIN_CONTENT (64 bytes) gets no signal: there the compressor's
 overhead outweighs what it finds, so the figure would say nothing.
 """
@@ -31,14 +36,15 @@ import threading
 
 import zstandard
 
-from ripcord.archive.kinds import KINDS, TEXT, kind_of
+from ripcord.archive.kinds import KINDS, PACKED, TEXT, kind_of
 from ripcord.archive.node import SIG_SCALE, Signal
 from ripcord.archive.notes import NOTE_MAX, is_note
 
-__all__ = ["KINDS", "Sampler", "compressibility", "is_note", "kind_of", "signal_of"]
+__all__ = ["KINDS", "PACKED", "Sampler", "compressibility", "is_note", "kind_of", "signal_of"]
 
-HEAD = 4096
-SAMPLE = 512
+HEAD = 1024
+SKIP = 4096
+SAMPLE = 256
 MIN_SAMPLES = 4
 STRIDE = 256 * 1024
 MAX_SAMPLES = 256
@@ -65,12 +71,12 @@ def body_spots(size: int) -> list[tuple[int, int]]:
     empty when the body is the head."""
     if size <= HEAD:
         return []
-    room = size - HEAD
+    room = size - SKIP
     if room <= MIN_SAMPLES * SAMPLE:
         return [(max(0, size - MIN_SAMPLES * SAMPLE), size)]
     n = min(MAX_SAMPLES, max(MIN_SAMPLES, size // STRIDE))
     step = (room - SAMPLE) / (n - 1)
-    return [(HEAD + a, HEAD + a + SAMPLE) for a in (round(i * step) for i in range(n))]
+    return [(SKIP + a, SKIP + a + SAMPLE) for a in (round(i * step) for i in range(n))]
 
 
 class Sampler:
@@ -138,7 +144,7 @@ def signal_of(data: bytes) -> Signal | None:
         return None
     if size <= HEAD:
         body = None
-    elif size <= HEAD + MIN_SAMPLES * SAMPLE:
+    elif size <= SKIP + MIN_SAMPLES * SAMPLE:
         body = data[-MIN_SAMPLES * SAMPLE :]
     else:
         body = b"".join([data[a:b] for a, b in body_spots(size)])
