@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from guard_content import NOTE_NAME, encrypt, ransom_note
-from guard_days import Activity, Workspace, day_start
+from guard_days import Activity, Workspace, by_hand, day_start
 
 LOCKED = ".locked"
 
@@ -100,7 +100,12 @@ class EncryptRename:
 
 @dataclass
 class DeleteFolder:
-    """The folder with the most files that holds at most ``share`` of them, deleted."""
+    """The people's folder with the most files that holds at most ``share`` of them, deleted.
+
+    Only folders of the office's own files count (documents, projects, the share,
+    photos; not the build output or yesterday's unpacked download): losing those
+    is the accident or sabotage the guard is for.
+    """
 
     name: str
     share: float
@@ -108,12 +113,14 @@ class DeleteFolder:
 
     @property
     def what(self) -> str:
-        return f"the largest folder holding at most {self.share:.0%} of the files deleted"
+        return (
+            f"the largest folder of documents holding at most {self.share:.0%} of the files deleted"
+        )
 
     def strike(self, ws: Workspace, day: int, a: Activity) -> None:
         files = ws.files()
         below: Counter[str] = Counter()
-        for rel in files:
+        for rel in by_hand(files) + [f for f in files if f.startswith("photos/")]:
             parts = rel.split("/")[:-1]
             for depth in range(1, len(parts) + 1):
                 below["/".join(parts[:depth])] += 1
@@ -121,7 +128,7 @@ class DeleteFolder:
         folder = max(sorted(below), key=lambda d: below[d] if below[d] <= limit else -1)
         shutil.rmtree(ws.root / folder)
         a.events.append(f"{self.name} {folder}")
-        a.counts["deleted by attack"] += below[folder]
+        a.counts["deleted by attack"] += sum(f.startswith(f"{folder}/") for f in files)
 
 
 @dataclass
