@@ -147,7 +147,7 @@ def docx() -> bytes:
 
 def gif() -> bytes:
     """A 1x1 GIF89a with a comment, as image editors leave them."""
-    comment = b"Created for the signal tests; a comment block as editors write them."
+    comment = b"Created for the signal tests; a comment block as image editors write them " * 2
     return (
         b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff"
         + b"!\xfe"
@@ -260,6 +260,7 @@ To restore your files send 500 USD in bitcoin to {BECH32} and write to us.
 """,
     "short": """YOUR FILES ARE ENCRYPTED!
 Contact us to decrypt your files: recover.files@example.com
+Your ID: 5521-AF09-33C1. Do not rename them.
 """,
     "german": """ACHTUNG!
 Alle Ihre Dateien wurden verschlüsselt.

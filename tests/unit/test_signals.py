@@ -133,6 +133,8 @@ def test_body_spots_are_bounded_ordered_and_inside(size: int) -> None:
     assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spots))
     if size > SKIP + 4 * SAMPLE:
         assert spots[0][0] == SKIP and spots[-1][1] == size  # from the first 4 KiB on, to the end
+    else:
+        assert spots == []  # body = head
 
 
 def test_small_content_has_no_signal() -> None:
@@ -142,8 +144,8 @@ def test_small_content_has_no_signal() -> None:
     assert signal_of(b"x" * MIN_CONTENT) is not None
 
 
-def test_content_of_at_most_4_kib_has_body_equal_to_head() -> None:
-    for size in (MIN_CONTENT, HEAD // 2, HEAD):
+def test_content_of_at_most_5_kib_has_body_equal_to_head() -> None:
+    for size in (MIN_CONTENT, HEAD, SKIP + 4 * SAMPLE):
         s = sig(prose(size))
         assert s.head == s.body
 
