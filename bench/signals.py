@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""What taking the change guard's per-file signals costs a backup.
+
+    .venv/bin/python bench/signals.py cpu DIR
+        CPU seconds to take every file's signal in DIR as a backup does (files under
+        256 KiB whole, larger ones in 1 MiB pieces), split into compressing, telling the
+        kind and looking for ransom notes; with the kinds found. One thread, so no
+        other work competes: the floor of what a backup pays.
+
+    python3 bench/signals.py ab --data DIR --rounds 9 NAME=RIPCORD NAME=RIPCORD ...
+        First backups of DIR by each ripcord executable in turn (a fresh repository
+        each, page cache dropped before each, as root), round after round so a busy
+        machine's drift hits every one alike; medians and min-max of wall and CPU time.
+
+Make DIR with `python3 bench/gen.py mixed --seed 1 --out DIR`; pin each version as
+bench/README.md says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+MIB = 1 << 20
+
+
+def files_under(root: Path) -> list[bytes]:
+    out = []
+    for d, _, names in os.walk(root):
+        for name in sorted(names):
+            out.append(Path(d, name).read_bytes())
+    return out
+
+
+def cpu(root: Path) -> None:
+    from ripcord.archive import signals
+
+    data = files_under(root)
+    spent: dict[str, float] = collections.defaultdict(float)
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any) -> Any:
+            t = time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                spent[name] += time.thread_time() - t
+
+        return wrapper
+
+    def take_all() -> list[Any]:
+        out = []
+        for content in data:
+            sampler = signals.Sampler(len(content))
+            step = len(content) if len(content) < 256 * 1024 else MIB
+            for i in range(0, len(content), max(step, 1)):
+                sampler.feed(content[i : i + step])
+            out.append(sampler.signal())
+        return out
+
+    best = float("inf")
+    for _ in range(3):
+        t = time.thread_time()
+        sigs = take_all()
+        best = min(best, time.thread_time() - t)
+    parts = {name: getattr(signals, name) for name in ("compressibility", "kind_of", "is_note")}
+    for name, fn in parts.items():  # the parts, timed apart in one more run
+        setattr(signals, name, timed(name, fn))
+    take_all()
+    for name, fn in parts.items():
+        setattr(signals, name, fn)
+    total = sum(len(c) for c in data)
+    print(f"{len(data)} files, {total / MIB:.1f} MiB under {root}")
+    print(f"signals: {best:.3f} s CPU (best of 3), {best / len(data) * 1e6:.1f} µs a file")
+    for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name}: {s:.3f} s (one more run, timed apart)")
+    kinds = collections.Counter(s.kind for s in sigs if s is not None)
+    print("kinds:", ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+    print(
+        "no signal:", sum(s is None for s in sigs), " notes:", sum(bool(s and s.note) for s in sigs)
+    )
+
+
+def timed_backup(exe: str, data: Path, work: Path, name: str) -> tuple[float, float]:
+    env = {**os.environ, "RIPCORD_PASSWORD": "bench", "RIPCORD_NO_PROGRESS": "1"}
+    env["RIPCORD_CACHE_DIR"] = str(work / f"cache-{name}")
+    repo = work / f"repo-{name}"
+    subprocess.run(["rm", "-rf", str(repo), env["RIPCORD_CACHE_DIR"]], check=True)
+    init = [exe, "-r", str(repo), "init", "--kdf-iterations", "1", "--kdf-memory-mib", "1"]
+    subprocess.run(init, env=env, check=True, capture_output=True)
+    subprocess.run(["sync"], check=True)
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    out = work / "time.out"
+    cmd = ["/usr/bin/time", "-f", "%e %U %S", "-o", str(out), exe, "-r", str(repo)]
+    subprocess.run([*cmd, "backup", str(data)], env=env, check=True, capture_output=True)
+    wall, user, sys_ = (float(x) for x in out.read_text().split())
+    return wall, user + sys_
+
+
+def ab(data: Path, rounds: int, tools: list[tuple[str, str]]) -> None:
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in tools}
+    with tempfile.TemporaryDirectory(prefix="rc-signals-") as tmp:
+        for r in range(rounds):
+            for name, exe in tools:
+                load = os.getloadavg()[0]
+                wall, cpu_s = timed_backup(exe, data, Path(tmp), name)
+                runs[name].append((wall, cpu_s, load))
+                print(
+                    f"round {r + 1} {name}: {wall:.2f} s wall, {cpu_s:.2f} s CPU, load {load:.1f}"
+                )
+    first = tools[0][0]
+    base_wall = statistics.median(x[0] for x in runs[first])
+    base_cpu = statistics.median(x[1] for x in runs[first])
+    print(f"\n| {rounds} rounds | wall median | min-max | CPU median | min-max | vs {first} |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, rs in runs.items():
+        w, c = sorted(x[0] for x in rs), sorted(x[1] for x in rs)
+        mw, mc = statistics.median(w), statistics.median(c)
+        print(
+            f"| {name} | {mw:.2f} | {w[0]:.2f}-{w[-1]:.2f} | {mc:.2f} | {c[0]:.2f}-{c[-1]:.2f} "
+            f"| wall {100 * (mw / base_wall - 1):+.1f} %, CPU {mc - base_cpu:+.2f} s |"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cpu")
+    c.add_argument("dir", type=Path)
+    a = sub.add_parser("ab")
+    a.add_argument("--data", type=Path, required=True)
+    a.add_argument("--rounds", type=int, default=9)
+    a.add_argument("tools", nargs="+", metavar="NAME=RIPCORD")
+    args = p.parse_args(argv)
+    if args.cmd == "cpu":
+        cpu(args.dir)
+    else:
+        ab(args.data, args.rounds, [tuple(t.split("=", 1)) for t in args.tools])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
