@@ -54,3 +54,19 @@ def test_mass_deletion_warns_then_alarms() -> None:
 def test_settings_change_the_bar() -> None:
     strict = GuardSettings(encrypted_files=2, encrypted_share=0.001)
     assert judge(stats(modified=3, turned_random=3), [day()], strict).level == ALARM
+
+
+def test_a_handful_of_deleted_files_is_an_edit() -> None:
+    small = ChangeStats(files_before=10, files_after=6, deleted=4)
+    assert judge(small, []).level == OK
+
+
+def test_an_alarm_nobody_wanted_teaches_nothing_and_restarts_the_slow_baseline() -> None:
+    attack = {**day(turned_random=200, modified=200, random_files=210), "guard_level": 2}
+    quiet = [day(random_files=10) for _ in range(3)]
+    # called intentional, it is this source's normal: the same again is only a warning
+    assert judge(stats(modified=200, turned_random=200), [*quiet, attack]).level == WARN
+    unwanted = {**attack, "guard_unwanted": 1}
+    assert judge(stats(modified=200, turned_random=200), [*quiet, unwanted]).level == ALARM
+    # the day after, the random share is judged from the alarm on, not from before it
+    assert judge(stats(random_files=211, modified=4), [*quiet, attack]).level == OK

@@ -48,7 +48,9 @@ class Guard:
         stats.files_after = snap.summary.get("total_files", 0)
         if parent is None:  # nothing to compare with: only what stands alone can alarm
             stats.deleted = stats.modified = stats.turned_random = stats.head_scrambled = 0
-        verdict = judge(stats, [h.summary for h in history], self.settings)
+        unwanted = unwanted_alarms(repo)
+        past = [{**h.summary, "guard_unwanted": int(h.id in unwanted)} for h in history]
+        verdict = judge(stats, past, self.settings)
         snap.summary.update(summary_of(stats, verdict))
         if verdict.level == ALARM and SUSPICIOUS not in snap.tags:
             snap.tags.append(SUSPICIOUS)
@@ -64,15 +66,20 @@ class Guard:
         self.alarm = repo.add_mark("alarm", pinned, "; ".join(self.verdict.reasons))
 
 
-def last_good(repo: Repository, history: Iterable[Snapshot]) -> str | None:
-    """The newest of these snapshots (oldest first) that no unanswered or unintended
-    alarm flags."""
+def unwanted_alarms(repo: Repository) -> set[str]:
+    """Snapshots whose alarm is unanswered or was answered 'not intentional'."""
     standing = repo.standing()
-    bad = {
+    return {
         s
         for s in standing.alarms
         if s not in standing.answers or standing.answers[s].kind == "incident"
     }
+
+
+def last_good(repo: Repository, history: Iterable[Snapshot]) -> str | None:
+    """The newest of these snapshots (oldest first) that no unanswered or unintended
+    alarm flags."""
+    bad = unwanted_alarms(repo)
     good = [h for h in history if h.id not in bad]
     return good[-1].id if good else None
 

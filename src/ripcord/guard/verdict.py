@@ -23,6 +23,7 @@ class GuardSettings:
 
     encrypted_files: int = 10  # files changed the way encryption changes them
     encrypted_share: float = 0.01  # ... and this share of the files the parent had
+    deleted_files: int = 20  # fewer files deleted is an edit, not a mass deletion
     deleted_share_warn: float = 0.05
     deleted_share: float = 0.25
     deleted_files_warn: int = 50  # a folder of this many files vanishing is named
@@ -65,15 +66,22 @@ def judge(
     settings: GuardSettings | None = None,
 ) -> Verdict:
     """Judge one backup's changes against the summaries of earlier backups of the same
-    source (oldest first; those without guard figures are ignored)."""
+    source (oldest first; those without guard figures are ignored).
+
+    A summary with `guard_unwanted` set (an alarm nobody called intentional) teaches
+    nothing about what this source usually does; the slow-encryption baseline starts
+    at the last alarm, whatever its answer, so one attack is not reported forever."""
     s = settings or GuardSettings()
     past = [h for h in history if "guard_files" in h][-s.window :]
+    usual = [h for h in past if not h.get("guard_unwanted")]
+    alarms = [i for i, h in enumerate(past) if h.get("guard_level") == LEVELS.index(ALARM)]
+    since = past[alarms[-1] :] if alarms else past
     v = Verdict()
     before = max(stats.files_before, 1)
 
     def peak(key: str) -> float:
         """The largest share of files this source changed that way in the window."""
-        return max((h[key] / max(h["guard_files"], 1) for h in past), default=0.0)
+        return max((h[key] / max(h["guard_files"], 1) for h in usual), default=0.0)
 
     bar = max(
         s.encrypted_files,
@@ -110,7 +118,7 @@ def judge(
     modified = stats.modified / before
     if modified >= max(s.modified_share, s.history_margin * peak("guard_modified")):
         v.raise_to(WARN, modified, f"{stats.modified} files ({modified:.0%}) were rewritten")
-    _slow(stats, past, s, v)
+    _slow(stats, since, s, v)
     return v
 
 
@@ -124,6 +132,8 @@ def _deletions(stats: ChangeStats, s: GuardSettings, usual: float, v: Verdict) -
         d, n = stats.deleted_dirs[0]
         where = f"; folder {d} vanished with {n} files"
     text = f"{stats.deleted} files ({share:.0%}) were deleted{where}"
+    if stats.deleted < s.deleted_files:
+        return
     if share >= alarm_at:
         v.raise_to(ALARM, share / alarm_at, text)
     elif share >= warn_at or where:
