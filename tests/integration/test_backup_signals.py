@@ -4,7 +4,7 @@ files skipped as unchanged keep the signal they had; empty and tiny files have n
 
 from __future__ import annotations
 
-import os
+import random
 from pathlib import Path
 
 from ripcord.archive.backup import Backup, BackupOptions
@@ -20,7 +20,7 @@ FILES = {
     "docs/report.txt": prose(20_000),  # small: read whole by a worker
     "docs/big.txt": prose(5 * MIB, seed=1),  # large: chunks (4 MiB at most) stream past
     "media/photo.png": png(200, 200),
-    "media/blob.bin": os.urandom(600_000),
+    "media/blob.bin": random.Random(7).randbytes(600_000),  # seeded: never a magic number
     "README_RESTORE.txt": NOTES["english"].encode(),
     "empty": b"",
     "tiny.txt": b"hi\n",

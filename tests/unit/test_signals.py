@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import codecs
 import itertools
-import os
+import random
 import sys
 
 import pytest
@@ -30,6 +30,10 @@ from ripcord.archive.signals import (
 from tests.samples import NOTES, ORDINARY, encrypt, formats, png, prose
 
 MIB = 1024 * 1024
+
+
+def random_bytes(n: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(n)
 
 
 def streamed(data: bytes, piece: int, size: int | None = None) -> Signal | None:
@@ -92,8 +96,9 @@ def test_legacy_and_utf16_text_is_text() -> None:
 
 
 def test_random_bytes_are_data() -> None:
-    assert {kind_of(os.urandom(HEAD)) for _ in range(200)} <= {"data", "pgp"}
-    assert kind_of(os.urandom(100)[:0] + bytes(range(256)) * 4) == "data"
+    """(Seeded: 1 in ~10,000 random starts happens to spell a two-byte magic number.)"""
+    assert {kind_of(random_bytes(HEAD, seed)) for seed in range(200)} == {"data"}
+    assert kind_of(bytes(range(256)) * 4) == "data"
 
 
 def test_text_starting_like_a_format_stays_text() -> None:
@@ -112,13 +117,13 @@ def test_packed_kinds_are_kinds() -> None:
 
 
 def test_compressibility_scale() -> None:
-    assert compressibility(os.urandom(HEAD)) == SIG_SCALE
-    assert compressibility(os.urandom(MIN_CONTENT)) == SIG_SCALE
+    assert compressibility(random_bytes(HEAD)) == SIG_SCALE
+    assert compressibility(random_bytes(MIN_CONTENT)) == SIG_SCALE
     assert compressibility(bytes(HEAD)) <= 3
     text = compressibility(prose(HEAD))
     assert 60 < text < 160  # office text: 2-3x
     # base64 is compressible (6 bits a byte): entropy coding tells it from random
-    assert compressibility(codecs.encode(os.urandom(3 * HEAD // 4), "base64")) < 220
+    assert compressibility(codecs.encode(random_bytes(3 * HEAD // 4), "base64")) < 220
 
 
 # -- where samples sit -----------------------------------------------------------------
@@ -152,9 +157,7 @@ def test_content_of_at_most_5_kib_has_body_equal_to_head() -> None:
 
 @given(
     st.lists(
-        st.sampled_from(["text", "random", "zeros"]).map(
-            lambda k: {"text": prose(3000), "random": os.urandom(3000), "zeros": bytes(3000)}[k]
-        ),
+        st.sampled_from([prose(3000), random_bytes(3000), bytes(3000)]),
         min_size=0,
         max_size=30,
     ),
