@@ -8,6 +8,7 @@ import codecs
 import itertools
 import random
 import sys
+import tracemalloc
 
 import pytest
 from hypothesis import given
@@ -168,6 +169,21 @@ def test_streaming_in_any_pieces_gives_the_whole_content_signal(
 ) -> None:
     data = b"".join(parts)
     assert streamed(data, piece) == signal_of(data)
+
+
+def test_streaming_holds_the_samples_not_the_content() -> None:
+    """64 MiB streamed in 1 MiB pieces: memory stays near one piece, as in a backup."""
+    sampler = Sampler(64 * MIB)
+    tracemalloc.start()
+    try:
+        for i in range(64):
+            sampler.feed(random_bytes(MIB, i))
+        s = sampler.signal()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert s is not None and s.body == SIG_SCALE
+    assert peak < 4 * MIB
 
 
 def test_a_file_that_grew_while_read_still_gets_a_signal() -> None:
