@@ -199,3 +199,15 @@ def test_ordinary_edits_of_text_files_are_ok(cli: Cli, tmp_path: Path) -> None:
     code, after = backup(cli, src)
     assert code == 0 and after["guard"]["verdict"] == "ok", after["guard"]
     assert after["guard"]["changes"]["modified"] == 67
+
+
+def test_a_folder_reorganised_by_moving_is_no_deletion(cli: Cli, tmp_path: Path) -> None:
+    src = office(tmp_path / "src")
+    backup(cli, src)
+    (src / "archive").mkdir()
+    for d in ("dept1", "dept2"):
+        (src / d).rename(src / "archive" / d)
+    code, after = backup(cli, src)
+    changes = after["guard"]["changes"]
+    assert code == 0 and after["guard"]["verdict"] == "ok", after["guard"]
+    assert (changes["moved"], changes["deleted"], changes["added"]) == (80, 0, 0)

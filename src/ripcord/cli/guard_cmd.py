@@ -25,6 +25,7 @@ def stats_doc(s: ChangeStats) -> dict[str, Any]:
         "added": s.added,
         "deleted": s.deleted,
         "modified": s.modified,
+        "moved": s.moved,
         "bytes_added": s.bytes_added,
         "bytes_deleted": s.bytes_deleted,
         "bytes_modified": s.bytes_modified,

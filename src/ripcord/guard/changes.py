@@ -39,9 +39,10 @@ class ChangeStats:
 
     files_before: int = 0
     files_after: int = 0
-    added: int = 0
-    deleted: int = 0
+    added: int = 0  # moved files excepted
+    deleted: int = 0  # moved files excepted
     modified: int = 0
+    moved: int = 0  # deleted in one place and added, same content, in another
     bytes_added: int = 0
     bytes_deleted: int = 0
     bytes_modified: int = 0
@@ -134,12 +135,32 @@ def measure(
         if old is not None and is_random(node.sig) and not is_random(old.sig):
             stats.renamed_random += 1
             stats.new_suffixes[path.rsplit(b".", 1)[-1].decode(errors="replace")] += 1
+    _moves(stats, removed, added)
     stats.deleted_dirs = _dir_sizes(stats.deleted_dirs, removed)
     if parent_tree is None or parent_random is None:
         stats.random_files = sum(is_random(n.sig) for _, n in _files(repo, tree))
     else:
         stats.random_files = max(0, parent_random + random_delta)
     return stats
+
+
+def _moves(stats: ChangeStats, removed: dict[bytes, Node], added: list[tuple[bytes, Node]]) -> None:
+    """A file deleted in one place and added with the same content in another was moved,
+    not deleted: a folder reorganised is not a mass deletion. Each deleted file accounts
+    for one move; the moved ones leave `removed`."""
+    gone: dict[bytes, list[bytes]] = {}
+    for path, node in removed.items():
+        if node.hash:
+            gone.setdefault(node.hash, []).append(path)
+    for _, node in added:
+        paths = gone.get(node.hash) if node.hash else None
+        if paths:
+            old = removed.pop(paths.pop())
+            stats.moved += 1
+            stats.deleted -= 1
+            stats.added -= 1
+            stats.bytes_deleted -= old.size
+            stats.bytes_added -= node.size
 
 
 def _all_added(repo: Repository, tree: bytes) -> Iterable[Change]:
