@@ -83,12 +83,12 @@ def test_not_intentional_keeps_the_pin_and_records_the_incident(cli: Cli, tmp_pa
 def test_a_small_deletion_is_ok_and_a_vanished_folder_is_a_warning_naming_it(
     cli: Cli, tmp_path: Path
 ) -> None:
-    src = office(tmp_path / "src", folders=10, files=60)
+    src = office(tmp_path / "src", folders=30, files=60)
     backup(cli, src)
     (src / "dept0" / "memo000.txt").unlink()
     code, few = backup(cli, src)
     assert code == 0 and few["guard"]["verdict"] == "ok"
-    shutil.rmtree(src / "dept5")  # 60 of 599 files: a folder of many files vanishing
+    shutil.rmtree(src / "dept5")  # 60 of 1799 files: a folder of many files vanishing
     code, folder = backup(cli, src)
     assert code == 0 and folder["guard"]["verdict"] == "warn"
     assert any("dept5 vanished with 60 files" in r for r in folder["guard"]["reasons"])

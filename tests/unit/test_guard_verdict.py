@@ -44,7 +44,7 @@ def test_slow_encryption_is_caught_by_the_growing_share_of_random_files() -> Non
 
 
 def test_mass_deletion_warns_then_alarms() -> None:
-    assert judge(stats(deleted=60), []).level == WARN
+    assert judge(stats(deleted=30), []).level == WARN
     assert judge(stats(deleted=300), []).level == ALARM
     usual = [day(deleted=200) for _ in range(3)]  # a source that deletes a fifth daily
     assert judge(stats(deleted=300), usual).level == OK  # under twice its usual

@@ -24,8 +24,8 @@ class GuardSettings:
     encrypted_files: int = 10  # files changed the way encryption changes them
     encrypted_share: float = 0.01  # ... and this share of the files the parent had
     deleted_files: int = 20  # fewer files deleted is an edit, not a mass deletion
-    deleted_share_warn: float = 0.05
-    deleted_share: float = 0.25
+    deleted_share_warn: float = 0.01
+    deleted_share: float = 0.05
     deleted_files_warn: int = 50  # a folder of this many files vanishing is named
     modified_share: float = 0.5  # rewritten in one go (a warning: edits can do that)
     random_growth: float = 0.01  # growth of the unexplained random share over the window
