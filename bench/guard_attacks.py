@@ -143,7 +143,7 @@ class SlowEncrypt:
 
     @property
     def what(self) -> str:
-        return f"{self.share:.0%} of the files a day encrypted in place, {self.days} days"
+        return f"{self.share * 100:g}% of the files a day encrypted in place, {self.days} days"
 
     def strike(self, ws: Workspace, day: int, a: Activity) -> None:
         rng = ws.rng("attack", self.name, day)
@@ -173,4 +173,6 @@ def attacks() -> list[Attack]:
         Encrypt("encrypt-head", 0.20, head_only=True),
         DeleteFolder("delete-folder", 0.25),
         SlowEncrypt("slow-encrypt", 0.02, days=10),
+        # under the per-day rule's 1 %: only the growth of random-looking files can tell
+        SlowEncrypt("slower-encrypt", 0.005, days=10),
     ]
