@@ -360,26 +360,14 @@ def _execute(repo: Repository, plan: Plan, barrier: Barrier, report: PruneReport
         report.packs_rescued += len(rescued)
     parity = [i.name for i in repo.store.list("parity")]  # before data/: see below
     sizes = repo.pack_sizes()
-    left = _Left()
-    for p in sorted(condemned - rescued):
-        if _delete(repo, pack_name(p), report, sizes.get(p)) is False:
-            left.packs.append(p)
-        if _delete(repo, parity_name(p), report) is False:
-            left.names.append(parity_name(p))
+    doomed = sorted(condemned - rescued)
+    left = _delete_all(repo, doomed, plan.snapshots, plan.indexes, plan.names, sizes, report)
     # parity whose pack went some other way (lost, deleted by hand) protects nothing; a
     # writer stores parity after its pack, so parity listed before data/ whose pack
     # data/ does not hold is such a leftover, never a backup's in flight
     for name in parity:
         if name.rsplit("/", 1)[1] not in sizes and _delete(repo, name, report) is False:
             left.names.append(name)
-    stored = set(repo.snapshot_ids())
-    for s in plan.snapshots:
-        gone = _delete(repo, f"snapshots/{s}", report)
-        report.snapshots_deleted += bool(gone) and s in stored
-        if gone is False:
-            left.snapshots.append(s)
-    left.indexes = [i for i in plan.indexes if _delete(repo, f"index/{i}", report) is False]
-    left.names += [n for n in plan.names if _delete(repo, n, report) is False]
     records = [f"pending/{barrier.id}", f"pending/{plan.id}"]  # the plan goes last: until
     if left:  # then, a killed prune carries it out again
         _leave(repo, plan, barrier, left)  # Object Lock: kept condemned until locks expire
@@ -421,22 +409,41 @@ def _sweep(repo: Repository, plan: Plan, report: PruneReport) -> None:
     """Delete what an earlier plan left because it was locked, as each lock expires.
 
     No rescue: every client that locked since the plan it replaces saw that plan."""
-    sizes = repo.pack_sizes()
-    done = True
-    for p in plan.packs:
-        done &= _delete(repo, pack_name(p), report, sizes.get(p)) is not False
-        done &= _delete(repo, parity_name(p), report) is not False
+    records = [f"pending/{r}" for r in plan.replaces]
+    left = _delete_all(
+        repo, plan.packs, plan.snapshots, plan.indexes, plan.names + records, None, report
+    )
+    if not left:
+        _delete(repo, f"pending/{plan.id}", report)
+
+
+def _delete_all(
+    repo: Repository,
+    packs: list[str],
+    snapshots: list[str],
+    indexes: list[str],
+    names: list[str],
+    sizes: dict[str, int] | None,
+    report: PruneReport,
+) -> _Left:
+    """Delete condemned packs (each with its parity), snapshots, index files and other
+    objects; return what their storage locks kept."""
+    sizes = repo.pack_sizes() if sizes is None else sizes
+    left = _Left()
+    for p in packs:
+        if _delete(repo, pack_name(p), report, sizes.get(p)) is False:
+            left.packs.append(p)
+        if _delete(repo, parity_name(p), report) is False:
+            left.names.append(parity_name(p))
     stored = set(repo.snapshot_ids())
-    for s in plan.snapshots:
+    for s in snapshots:
         gone = _delete(repo, f"snapshots/{s}", report)
         report.snapshots_deleted += bool(gone) and s in stored
-        done &= gone is not False
-    names = [f"index/{i}" for i in plan.indexes] + plan.names
-    names += [f"pending/{r}" for r in plan.replaces]
-    for name in names:
-        done &= _delete(repo, name, report) is not False
-    if done:
-        _delete(repo, f"pending/{plan.id}", report)
+        if gone is False:
+            left.snapshots.append(s)
+    left.indexes = [i for i in indexes if _delete(repo, f"index/{i}", report) is False]
+    left.names += [n for n in names if _delete(repo, n, report) is False]
+    return left
 
 
 def _frames_of(repo: Repository, plan: Plan, packs: set[str]) -> list[PackFrames]:
