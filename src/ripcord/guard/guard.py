@@ -56,7 +56,7 @@ class Guard:
             snap.tags.append(SUSPICIOUS)
         self.stats, self.verdict = stats, verdict
         self.parent = parent.id if parent else None
-        self.last_good = last_good(repo, history)
+        self.last_good = last_good(history, unwanted)
 
     def after_save(self, repo: Repository, snap: Snapshot) -> None:
         """Record an alarm: pin the suspicious snapshot and the last good one."""
@@ -76,11 +76,10 @@ def unwanted_alarms(repo: Repository) -> set[str]:
     }
 
 
-def last_good(repo: Repository, history: Iterable[Snapshot]) -> str | None:
-    """The newest of these snapshots (oldest first) that no unanswered or unintended
-    alarm flags."""
-    bad = unwanted_alarms(repo)
-    good = [h for h in history if h.id not in bad]
+def last_good(history: Iterable[Snapshot], unwanted: set[str]) -> str | None:
+    """The newest of these snapshots (oldest first) not among `unwanted` (flagged by an
+    alarm that is unanswered or was not intentional)."""
+    good = [h for h in history if h.id not in unwanted]
     return good[-1].id if good else None
 
 

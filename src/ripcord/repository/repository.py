@@ -164,7 +164,8 @@ class Repository:
         secrets, key_name = unlock(store, password, (config, mac))
         repo = cls(store, config, secrets, _scoped(cache_dir, config))
         repo.key_name = key_name
-        if key_name in repo.removed_keys():
+        # only storage that locks objects keeps a removed slot: elsewhere no listing
+        if config.object_lock is not None and key_name in repo.removed_keys():
             repo.close()
             raise WrongPassword(
                 f"the key slot this password opens ({key_name}) was removed; storage locks"
