@@ -137,10 +137,10 @@ def measure(
             stats.new_suffixes[path.rsplit(b".", 1)[-1].decode(errors="replace")] += 1
     _moves(stats, removed, added)
     stats.deleted_dirs = _dir_sizes(stats.deleted_dirs, removed)
-    if parent_tree is None or parent_random is None:
+    if parent_tree is not None and parent_random is None:  # a parent from before the guard
         stats.random_files = sum(is_random(n.sig) for _, n in _files(repo, tree))
-    else:
-        stats.random_files = max(0, parent_random + random_delta)
+    else:  # without a parent every file was added, so the delta is the count
+        stats.random_files = max(0, (parent_random or 0) + random_delta)
     return stats
 
 
