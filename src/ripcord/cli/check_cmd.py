@@ -11,9 +11,9 @@ from rich.markup import escape
 from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.errors import EXIT_DAMAGED, UsageError
 from ripcord.repository.packer import pack_name
-from ripcord.verify.check import CheckOptions, CheckReport, Problem, check
-from ripcord.verify.parity_heal import NO_PARITY, Healing, heal
-from ripcord.verify.subset import VerifiedLog, parse_subset
+from ripcord.verify.check import CheckReport, Problem
+from ripcord.verify.checked import ALL, check_and_record
+from ripcord.verify.parity_heal import NO_PARITY, Healing
 
 SHOWN = 10  # affected paths printed per problem; --json has up to MAX_NAMED
 
@@ -41,32 +41,22 @@ def check_cmd(env: Env, read_data: bool, read_data_subset: str | None, repair: b
     Exits 5 if anything is damaged or missing, naming the snapshots and files
     it affects, or if objects were overwritten or deleted at the storage level
     (S3 Object Lock keeps the originals, which ripcord reads); unreferenced data
-    is reported but is not an error.
+    is reported but is not an error. What was read and found is kept in the
+    repository as a check record, which `status` reports.
     """
     if read_data and read_data_subset:
         raise UsageError("--read-data and --read-data-subset cannot be combined")
-    if repair and not (read_data or read_data_subset):
-        raise UsageError("--repair heals what reading data finds: add --read-data or a subset")
-    healing = None
-    with env.open() as repo, repo.reading():
-        log = VerifiedLog(repo.cache_dir / "verified.sqlite" if repo.cache_dir else None)
-        try:
-            options = CheckOptions()
-            if read_data:
-                options.read_packs = lambda packs: packs
-            elif read_data_subset:
-                options.read_packs = parse_subset(read_data_subset, log)
-            report, verified = check(repo, options, env.progress())
-            if repair:
-                report, verified, healing = heal(repo, report, verified, options, env.progress())
-            log.record(verified)
-        finally:
-            log.close()
+    with env.open() as repo:
+        done = check_and_record(repo, ALL if read_data else read_data_subset, repair, env.progress)
+    report, healing = done.report, done.healing
     doc = report_doc(report)
     if healing is not None:
         doc["healed"] = [asdict(h) for h in healing.healed]
         doc["unhealable"] = [asdict(u) for u in healing.unhealable]
+    doc["record"] = done.record.id or None
     env.emit(doc, lambda c: _human(c, report, healing))
+    if done.unrecorded:  # on stderr with --json too; the check's verdict stands
+        env.err.print(f"[yellow]warning:[/] {escape(done.unrecorded)}")
     return EXIT_DAMAGED if report.errors else 0
 
 

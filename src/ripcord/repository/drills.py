@@ -9,7 +9,6 @@ record even once the damage is repaired (docs/FORMAT.md §Drills).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,12 +17,12 @@ import msgpack
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import is_content_id, open_msgpack, seal
+from ripcord.repository.records import check_result, common_doc, read_common, result_of
 from ripcord.repository.wire import as_count, as_list, as_str
 
 DRILL_AAD = b"ripcord v1 drill"
 DRILL_VERSION = 1
 MAX_DRILL = 16 << 20  # 100,000 failures with long paths and reasons fit
-RESULTS = ("pass", "fail")
 PATHS = "surrogateescape"  # paths that are not UTF-8, as in snapshots
 
 
@@ -55,16 +54,13 @@ class DrillRecord:
 
     @property
     def result(self) -> str:
-        return "fail" if self.failures else "pass"
+        return result_of(bool(self.failures))
 
 
 def encode_drill(key: bytes, rec: DrillRecord) -> bytes:
     doc = {
         "v": DRILL_VERSION,
-        "time": rec.time.isoformat(),
-        "host": rec.host,
-        "user": rec.user,
-        "repository": rec.repository,
+        **common_doc(rec),
         "snapshots": list(rec.snapshots),
         "seed": rec.seed,
         "sample": rec.sample,
@@ -72,7 +68,6 @@ def encode_drill(key: bytes, rec: DrillRecord) -> bytes:
         "files": rec.files,
         "bytes": rec.bytes,
         "source_compared": rec.source_compared,
-        "duration": rec.duration,
         "result": rec.result,
         "failures": [
             {"snapshot": f.snapshot, "path": f.path, "reason": f.reason} for f in rec.failures
@@ -87,26 +82,15 @@ def decode_drill(key: bytes, data: bytes, drill_id: str) -> DrillRecord:
     try:
         if d["v"] != DRILL_VERSION:
             raise ValueError(f"drill version {d['v']!r}")
-        time = datetime.fromisoformat(d["time"])
-        if time.tzinfo is None:
-            raise ValueError("drill time has no time zone")
+        common = read_common(d)
         snaps = d["snapshots"]
         if not isinstance(snaps, list) or not snaps or not all(is_content_id(s) for s in snaps):
             raise ValueError("bad snapshot list")
         failures = tuple(_failure(f) for f in as_list(d["failures"]))
-        if d["result"] not in RESULTS or (d["result"] == "fail") != bool(failures):
-            raise ValueError(f"result {d['result']!r} with {len(failures)} failures")
-        duration = d["duration"]
-        if isinstance(duration, bool) or not isinstance(duration, int | float):
-            raise ValueError("duration is not a number")
-        if not (math.isfinite(duration) and duration >= 0):
-            raise ValueError(f"duration {duration!r}")
+        check_result(d["result"], bool(failures), f"{len(failures)} failures")
         max_bytes = d["max_bytes"]
         return DrillRecord(
-            time=time,
-            host=as_str(d["host"]),
-            user=as_str(d["user"]),
-            repository=as_str(d["repository"]),
+            **common,
             snapshots=tuple(snaps),
             seed=as_count(d["seed"]),
             sample=as_count(d["sample"]),
@@ -114,7 +98,6 @@ def decode_drill(key: bytes, data: bytes, drill_id: str) -> DrillRecord:
             files=as_count(d["files"]),
             bytes=as_count(d["bytes"]),
             source_compared=as_count(d["source_compared"]),
-            duration=float(duration),
             failures=failures,
             id=drill_id,
         )

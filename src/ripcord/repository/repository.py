@@ -32,6 +32,7 @@ from ripcord.errors import (
     WrongPassword,
 )
 from ripcord.repository import keys
+from ripcord.repository.checks import CheckRecord, decode_check, encode_check
 from ripcord.repository.config import Config, ObjectLock, check_mac, parse_config
 from ripcord.repository.crypto import content_id
 from ripcord.repository.drills import DrillRecord, decode_drill, encode_drill
@@ -606,14 +607,25 @@ class Repository:
 
     def add_drill(self, record: DrillRecord) -> DrillRecord:
         """Keep a restore drill's result: a new object, never rewritten."""
-        data = encode_drill(self.key, record)
-        drill_id = content_id(data)
-        self.store.put(f"drills/{drill_id}", data)
-        return replace(record, id=drill_id)
+        return replace(record, id=self._append("drills", encode_drill(self.key, record)))
 
     def drills(self) -> list[DrillRecord]:
         """Every readable drill record, oldest first; a damaged one is named in `left_out`."""
         return sorted(self._records("drills", decode_drill), key=lambda d: (d.time, d.id))
+
+    def add_check(self, record: CheckRecord) -> CheckRecord:
+        """Keep what a check read and found: a new object, never rewritten."""
+        return replace(record, id=self._append("checks", encode_check(self.key, record)))
+
+    def checks(self) -> list[CheckRecord]:
+        """Every readable check record, oldest first; a damaged one is named in `left_out`."""
+        return sorted(self._records("checks", decode_check), key=lambda c: (c.time, c.id))
+
+    def _append(self, prefix: str, data: bytes) -> str:
+        """Write a record named by the hash of its bytes; returns its id."""
+        record_id = content_id(data)
+        self.store.put(f"{prefix}/{record_id}", data)
+        return record_id
 
     def chain_gaps(self) -> dict[str, list[str]]:
         """Snapshots the chain names that are gone without a forget record (tampering,

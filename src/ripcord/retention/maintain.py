@@ -117,7 +117,7 @@ def maintain(
 
 def live_objects(repo: Repository, damaged: list[str]) -> list[ObjectInfo]:
     """Every object a kept snapshot needs, or the repository itself: the config, key
-    slots, marks, drill records, kept snapshots, index files in force, and the packs
+    slots, marks, drill and check records, kept snapshots, index files in force, and the packs
     (with their parity) that hold a blob a kept snapshot uses. Pending records and
     locks are not: they matter only while prune runs.
 
@@ -129,7 +129,7 @@ def live_objects(repo: Repository, damaged: list[str]) -> list[ObjectInfo]:
         condemned.update(f"snapshots/{s}" for s in plan.snapshots)
         condemned.update(plan.names)
     out = [repo.store.stat("config")]
-    for prefix in ("keys", "marks", "drills", "index"):
+    for prefix in ("keys", "marks", "drills", "checks", "index"):
         out += [o for o in repo.store.list(prefix) if o.name not in condemned]
     forgotten = repo.standing().forgotten
     kept = [s for s in repo.snapshots(forgotten=True) if s.id not in forgotten]

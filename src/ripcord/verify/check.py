@@ -174,13 +174,14 @@ class _Checker:
         return sorted(kept, key=lambda s: (s.time, s.id))
 
     def _records(self) -> None:
-        """Marks, pending and drill records: damaged ones are named by the repository's
-        readers."""
+        """Marks, pending, drill and check records: damaged ones are named by the
+        repository's readers."""
         repo = self.repo
         before = len(repo.left_out)
         repo.standing()
         repo.pending()
         repo.drills()
+        repo.checks()
         for why in repo.left_out[before:]:
             if "in the future" in why:
                 self.problem(why, "future-mark", why, error=False)
