@@ -146,15 +146,19 @@ def _tail(out: IO[bytes]) -> str:
 
 
 def ping_url(hooks: Hooks, event: str) -> str | None:
-    """The URL to POST for event: an explicit one, or derived from ping_url."""
-    base = hooks.ping_url.rstrip("/") if hooks.ping_url else None
-    if event == "start":
-        return hooks.start_url or (base and base + "/start")
-    if event == "success":
-        return hooks.success_url or base
-    if event == "failure":
-        return hooks.failure_url or (base and base + "/fail")
-    return None  # alarm: the failure event that follows pings
+    """The URL to POST for event: an explicit one, or derived from ping_url (the suffix
+    goes on the path, before any query such as healthchecks' ?rid= or ?create=1)."""
+    if event == "alarm":
+        return None  # the failure event that follows pings
+    explicit, suffix = {
+        "start": (hooks.start_url, "/start"),
+        "success": (hooks.success_url, ""),
+        "failure": (hooks.failure_url, "/fail"),
+    }[event]
+    if explicit or not hooks.ping_url:
+        return explicit
+    parts = urlsplit(hooks.ping_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
 
 
 def ping(
@@ -214,8 +218,8 @@ def ping_body(summary: dict[str, object], limit: int = PING_BODY_LIMIT) -> tuple
         cut = _cut_largest(doc)
         if cut == doc:
             note = f"\n…[cut: the summary is {len(full)} bytes, over the {limit} byte limit]"
-            head = full[: limit - len(note.encode())].decode("utf-8", "ignore")
-            return (head + note).encode(), "text/plain; charset=utf-8"
+            head = full[: max(0, limit - len(note.encode()))] + note.encode()
+            return head[:limit].decode("utf-8", "ignore").encode(), "text/plain; charset=utf-8"
         doc, data = cut, _dumps(cut)
     return data, "application/json"
 
