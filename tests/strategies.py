@@ -182,4 +182,5 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
         parent=draw(st.none() | hex_ids),
         excludes=draw(st.lists(texts, max_size=3)),
         summary=draw(st.dictionaries(texts, i64, max_size=4)),
+        origin=draw(st.none() | hex_ids),
     )

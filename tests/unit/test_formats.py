@@ -321,6 +321,8 @@ def test_snapshot_detects_any_bit_flip(key: bytes, snap: Snapshot, bit: int) -> 
         ("parent", "A" * 64),
         ("time", "2026-11-20T10:00"),
         ("paths", 7),
+        ("origin", "A" * 64),
+        ("origin", ""),
     ],
 )
 def test_snapshot_with_a_bad_field_is_corrupt(field: str, value: object) -> None:
@@ -344,6 +346,24 @@ def test_sealed_junk_snapshot_is_corrupt_or_well_formed(
     assert all(is_hex_id(i) for i in [back.tree, *back.chain])
     assert back.parent is None or is_hex_id(back.parent)
     assert all(type(v) is int for v in back.summary.values())
+    assert back.origin is None or is_hex_id(back.origin)
+
+
+@given(keys, snapshots())
+def test_only_a_copy_stores_an_origin_and_an_older_snapshot_reads_as_no_copy(
+    key: bytes, snap: Snapshot
+) -> None:
+    stored = msgpack.unpackb(
+        open_sealed(key, encode_snapshot(key, snap), SNAPSHOT_AAD, "s"),
+        unicode_errors="surrogateescape",
+    )
+    assert ("origin" in stored) == (snap.origin is not None)
+    assert stored.get("origin") == snap.origin
+    older = {k: v for k, v in snap.to_doc().items() if k != "origin"}  # before `ripcord copy`
+    sealed = seal(key, msgpack.packb(older, unicode_errors="surrogateescape"), SNAPSHOT_AAD)
+    back = decode_snapshot(key, sealed, "f" * 64)
+    assert back.origin is None
+    assert back.to_doc() == {**snap.to_doc(), "origin": None}
 
 
 def test_chain_heads_of_a_line_fork_and_join() -> None:

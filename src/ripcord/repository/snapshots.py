@@ -35,6 +35,7 @@ class Snapshot:
     parent: str | None = None  # snapshot whose files were reused unread
     excludes: list[str] = field(default_factory=list)
     summary: dict[str, int] = field(default_factory=dict)
+    origin: str | None = None  # a copy: the id of the snapshot first copied (ripcord copy)
     version: int = SNAPSHOT_VERSION
     id: str = ""  # storage name; not part of the stored document
 
@@ -46,8 +47,11 @@ class Snapshot:
 
 
 def encode_snapshot(key: bytes, snap: Snapshot) -> bytes:
+    doc = snap.to_doc()
+    if doc["origin"] is None:  # only copies carry it: every other snapshot reads as before
+        del doc["origin"]
     # paths are file names: bytes that are not UTF-8 travel as surrogate escapes
-    return seal(key, bytes(msgpack.packb(snap.to_doc(), unicode_errors=PATHS)), SNAPSHOT_AAD)
+    return seal(key, bytes(msgpack.packb(doc, unicode_errors=PATHS)), SNAPSHOT_AAD)
 
 
 def decode_snapshot(key: bytes, data: bytes, snap_id: str) -> Snapshot:
@@ -70,6 +74,7 @@ def decode_snapshot(key: bytes, data: bytes, snap_id: str) -> Snapshot:
             parent=_hex_id(d["parent"]) if d["parent"] else None,
             excludes=[str(e) for e in d["excludes"]],
             summary={str(k): int(v) for k, v in d["summary"].items()},
+            origin=_hex_id(d["origin"]) if d.get("origin") is not None else None,
             id=snap_id,
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
