@@ -8,6 +8,7 @@ snapshot; a crash leaves at most packs nothing refers to.
 from __future__ import annotations
 
 import getpass
+import hmac
 import socket
 import threading
 from collections import OrderedDict
@@ -440,6 +441,16 @@ class Repository:
         gives its blob id, which saves 32 bytes per small file in every tree.
         """
         return blake3.blake3(digest, key=self.secrets.id_key).digest()
+
+    def shares_chunk_ids(self, other: Repository) -> bool:
+        """Whether the same data gets the same chunks and blob ids in `other` (a replica
+        made with `init --copy-params-from`); the id keys are compared in constant time."""
+        mine, theirs = self.secrets, other.secrets
+        return (
+            hmac.compare_digest(mine.id_key, theirs.id_key)
+            and mine.chunker_seed == theirs.chunker_seed
+            and self.config.chunker == other.config.chunker
+        )
 
     def has_blob(self, blob_id: bytes) -> bool:
         if blob_id in self._unflushed:
