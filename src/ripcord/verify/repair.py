@@ -18,7 +18,6 @@ the replica's `read_blob` proves the bytes match it.
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -79,8 +78,7 @@ class RepairReport:
 
 def check_replica(repo: Repository, replica: Repository) -> None:
     """Refuse a replica whose blob ids are not ours: it could heal nothing."""
-    same_key = hmac.compare_digest(repo.secrets.id_key, replica.secrets.id_key)
-    if not same_key or replica.config.chunker != repo.config.chunker:
+    if not repo.shares_chunk_ids(replica):
         raise RipcordError(
             "the replica does not share chunker parameters and chunk-id key with this"
             " repository, so the same data has other ids there and it cannot heal anything;"
