@@ -44,17 +44,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ripcord.errors import RepositoryNotFound, StoreError, UsageError
+from ripcord.errors import RepositoryNotFound, StoreError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, Revision, validate_name
 from ripcord.storage.errors import ObjectExists, ObjectLocked, ObjectNotFound
 from ripcord.storage.s3_versions import History, histories
+from ripcord.storage.urls import parse_s3_url
 
 MULTIPART_THRESHOLD = 16 << 20  # larger objects go up in parts of this size
 _PART_WORKERS = 4
@@ -106,18 +106,8 @@ class S3Store:
     @classmethod
     def from_url(cls, url: str) -> S3Store:
         """Open `s3://bucket[/prefix][?endpoint=URL&region=R]` (AWS when no endpoint)."""
-        u = urlsplit(url)
-        options = dict(parse_qsl(u.query, keep_blank_values=True))
-        if u.scheme != "s3" or not u.netloc or set(options) - {"endpoint", "region"}:
-            raise UsageError(
-                f"invalid S3 location {url!r}: expected s3://bucket[/prefix][?endpoint=URL&region=R]"
-            )
-        return cls(
-            u.netloc,
-            unquote(u.path),
-            endpoint=options.get("endpoint") or None,
-            region=options.get("region") or None,
-        )
+        loc = parse_s3_url(url)
+        return cls(loc.bucket, loc.prefix, endpoint=loc.endpoint, region=loc.region)
 
     def retain_new_objects(self, mode: str, period: timedelta) -> None:
         """Lock every object written from now on (`locks/` excepted: holders delete them)."""

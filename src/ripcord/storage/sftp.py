@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import getpass
 import logging
 import os
 import posixpath
@@ -42,13 +41,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import paramiko
 
-from ripcord.errors import StoreError, UsageError
+from ripcord.errors import StoreError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
 from ripcord.storage.errors import ObjectExists, ObjectNotFound, StoreFull
+from ripcord.storage.urls import parse_sftp_url
 
 _TMP = ".tmp"
 # a temporary file is one pack being uploaded: one this old was left by a writer
@@ -138,26 +137,15 @@ class SftpStore:
     @classmethod
     def from_url(cls, url: str) -> SftpStore:
         """Open `sftp://[user@]host[:port]/path[?key=F&known_hosts=F&accept_new_host=1]`."""
-        u = urlsplit(url)
-        options = dict(parse_qsl(u.query, keep_blank_values=True))
-        unknown = set(options) - {"key", "known_hosts", "accept_new_host"}
-        try:
-            port = u.port or 22
-        except ValueError:
-            port = -1
-        if u.scheme != "sftp" or not u.hostname or not u.path or unknown or port < 0:
-            raise UsageError(
-                f"invalid SFTP location {url!r}: expected"
-                " sftp://[user@]host[:port]/path[?key=FILE&known_hosts=FILE&accept_new_host=1]"
-            )
+        loc = parse_sftp_url(url)
         return cls(
-            u.hostname,
-            port,
-            unquote(u.username or "") or getpass.getuser(),
-            unquote(u.path),
-            key_filename=os.path.expanduser(options["key"]) if "key" in options else None,
-            known_hosts=options.get("known_hosts"),
-            accept_new_host=options.get("accept_new_host", "0").lower() in ("1", "yes", "true"),
+            loc.host,
+            loc.port,
+            loc.user,
+            loc.path,
+            key_filename=loc.key_filename,
+            known_hosts=loc.known_hosts,
+            accept_new_host=loc.accept_new_host,
         )
 
     def _path(self, name: str) -> str:
