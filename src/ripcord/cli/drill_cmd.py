@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 import click
@@ -13,8 +12,9 @@ from rich.table import Table
 
 from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.cli.forget_cmd import PIPED_WIDTH
-from ripcord.errors import EXIT_DAMAGED, UsageError
+from ripcord.errors import EXIT_DAMAGED
 from ripcord.repository.drills import DrillRecord
+from ripcord.sizes import parse_size
 from ripcord.verify.drill import (
     DEFAULT_MAX_BYTES,
     DEFAULT_SAMPLE,
@@ -22,20 +22,6 @@ from ripcord.verify.drill import (
     DrillReport,
     drill,
 )
-
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_SIZE = re.compile(r"(\d+)\s*(?:([kmgt])(?:i?b)?|b)?", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """`100M`, `1G`, `512KiB`, `4096` -> bytes (binary units: 1K = 1024)."""
-    m = _SIZE.fullmatch(text.strip())
-    if m is None:
-        raise UsageError(f"not a size: {text!r} (write e.g. 100M or 1G)")
-    value = int(m.group(1)) * _UNITS[(m.group(2) or "").lower()]
-    if value <= 0:
-        raise UsageError(f"size must be above zero: {text!r}")
-    return value
 
 
 def record_doc(r: DrillRecord) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ripcord.cli.drill_cmd import parse_size
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.errors import UsageError
+from ripcord.sizes import parse_size
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 
