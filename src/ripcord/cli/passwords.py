@@ -13,14 +13,14 @@ from ripcord.errors import UsageError
 
 def get_password(
     *,
-    env: str,
+    env: str | None,
     file: str | None,
     command: str | None,
     prompt: str,
     confirm: bool = False,
 ) -> bytes:
     """The first of: `env` variable, `file`, `command` output, a terminal prompt."""
-    value = os.environ.get(env)
+    value = os.environ.get(env) if env else None
     if value is not None:
         return value.encode()
     if file:
@@ -38,5 +38,6 @@ def get_password(
         text: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
         return text.encode()
     raise UsageError(
-        f"no password: set {env}, or use a password file or command (see ripcord --help)"
+        f"no password: set {env or 'RIPCORD_PASSWORD'}, or use a password file or command"
+        " (see ripcord --help)"
     )
