@@ -18,7 +18,10 @@ from rich.markup import escape
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.cli.location import DefaultRepository, cache_dir, open_store
 from ripcord.cli.passwords import get_password
+from ripcord.cli.plan_env import resolve_location
 from ripcord.errors import RepositoryNotFound, UsageError
+from ripcord.plan.load import load_plan
+from ripcord.plan.model import Credentials, Plan
 from ripcord.repository import KdfParams, Repository, read_config
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,13 +32,36 @@ class Env:
     repo: str | None = None
     password_file: str | None = None
     password_command: str | None = None
+    plan_file: str | None = None  # --plan / RIPCORD_PLAN
     json: bool = False
     out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
     err: Console = field(  # soft_wrap: never break a path someone has to copy
         default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
     )
 
-    def password(self, prompt: str = "repository password", confirm: bool = False) -> bytes:
+    _plan: Plan | None = field(default=None, init=False, repr=False)
+
+    def plan(self) -> Plan | None:
+        """The plan --plan names, read and checked once (PlanError lists its problems)."""
+        if self._plan is None and self.plan_file is not None:
+            self._plan = load_plan(self.plan_file)
+        return self._plan
+
+    def password(
+        self,
+        prompt: str = "repository password",
+        confirm: bool = False,
+        credentials: Credentials | None = None,
+    ) -> bytes:
+        """A plan's credentials for its repository first (before RIPCORD_PASSWORD, which
+        cannot serve several repositories); else RIPCORD_PASSWORD, the options, a prompt."""
+        if credentials is not None and (credentials.password_file or credentials.password_command):
+            return get_password(
+                env=None,
+                file=credentials.password_file,
+                command=credentials.password_command,
+                prompt=prompt,
+            )
         return get_password(
             env="RIPCORD_PASSWORD",
             file=self.password_file,
@@ -46,20 +72,37 @@ class Env:
 
     @contextmanager
     def open(self, create_default: bool = False) -> Iterator[Repository]:
-        """Open the repository named by -r/RIPCORD_REPO, or the embedded default."""
-        if self.repo is None:
-            repo = self._open_default(create_default)
+        """Open the repository -r/RIPCORD_REPO names (a location, or a repository of the
+        plan), else the plan's first repository, else the embedded default."""
+        if self.repo is None and self.plan_file is None:
+            with self._closing(self._open_default(create_default)) as repo:
+                yield repo
         else:
-            store = open_store(self.repo)
-            try:
-                read_config(store)  # refuse a missing or newer repository before any prompt
-                repo = Repository.open(store, self.password(), cache_dir=cache_dir())
-            except RepositoryNotFound:
-                store.close()
-                raise RepositoryNotFound(f"no repository at {self.repo} (no config)") from None
-            except BaseException:
-                store.close()
-                raise
+            with self.open_at(*resolve_location(self.repo, self.plan())) as repo:
+                yield repo
+
+    @contextmanager
+    def open_at(
+        self, location: str, credentials: Credentials | None = None
+    ) -> Iterator[Repository]:
+        """Open the repository at `location` with `credentials` (see password())."""
+        store = open_store(location)
+        try:
+            read_config(store)  # refuse a missing or newer repository before any prompt
+            repo = Repository.open(
+                store, self.password(credentials=credentials), cache_dir=cache_dir()
+            )
+        except RepositoryNotFound:
+            store.close()
+            raise RepositoryNotFound(f"no repository at {location} (no config)") from None
+        except BaseException:
+            store.close()
+            raise
+        with self._closing(repo):
+            yield repo
+
+    @contextmanager
+    def _closing(self, repo: Repository) -> Iterator[Repository]:
         try:
             yield repo
         finally:
