@@ -70,6 +70,14 @@ from ripcord.errors import (
     metavar="CMD",
     help="Run CMD and use its output as the password [env RIPCORD_PASSWORD_COMMAND].",
 )
+@click.option(
+    "--plan",
+    "plan_file",
+    envvar="RIPCORD_PLAN",
+    metavar="FILE",
+    help="The plan file (docs/PLAN.md) [env RIPCORD_PLAN]: -r NAME then opens its repository"
+    " NAME with its credentials, and no -r its first repository.",
+)
 @click.option("--json", "json_out", is_flag=True, help="Print one JSON document on stdout.")
 @click.version_option(__version__, prog_name="ripcord")
 @click.pass_context
@@ -78,6 +86,7 @@ def cli(
     repo: str | None,
     password_file: str | None,
     password_command: str | None,
+    plan_file: str | None,
     json_out: bool,
 ) -> None:
     """ripcord: encrypted, deduplicated, versioned backups.
@@ -87,6 +96,7 @@ def cli(
     """
     env = ctx.ensure_object(Env)
     env.repo, env.password_file, env.password_command = repo, password_file, password_command
+    env.plan_file = plan_file
     env.json = env.json or json_out
 
 
