@@ -26,6 +26,7 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_GUARD_ALARM = 4  # the change guard raised an alarm (or one is unanswered)
 EXIT_DAMAGED = 5
+EXIT_RULE_BROKEN = 6  # status: a rule of the plan's 3-2-1-1-0 verdict does not hold
 EXIT_NO_REPOSITORY = 10
 EXIT_LOCKED = 11
 EXIT_WRONG_PASSWORD = 12
