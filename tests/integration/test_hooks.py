@@ -182,12 +182,14 @@ def test_a_command_reads_the_summary_and_sees_the_event(tmp_path: Path) -> None:
     got, env = tmp_path / "stdin.json", tmp_path / "env"
     command = (
         f"cat > {shlex.quote(str(got))};"
-        f' echo "$RIPCORD_EVENT $RIPCORD_PLAN $RIPCORD_STATUS" > {shlex.quote(str(env))}'
+        f' echo "$RIPCORD_EVENT $RIPCORD_PLAN_NAME $RIPCORD_STATUS $RIPCORD_PLAN"'
+        f" > {shlex.quote(str(env))}"
     )
-    [outcome] = fire(Hooks(on_failure=(command,)), "failure", SUMMARY, "office")
+    plan = tmp_path / "office.toml"
+    [outcome] = fire(Hooks(on_failure=(command,)), "failure", SUMMARY, "office", plan)
     assert outcome.ok and outcome.kind == "command" and outcome.target == command
     assert json.loads(got.read_text()) == SUMMARY
-    assert env.read_text() == "failure office failed\n"
+    assert env.read_text() == f"failure office failed {plan}\n"
 
 
 def test_a_failing_command_says_how_and_the_next_still_runs(tmp_path: Path) -> None:

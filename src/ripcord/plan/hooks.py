@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,12 +49,22 @@ class HookOutcome:
         return {"kind": self.kind, "target": self.target, "ok": self.ok, "detail": self.detail}
 
 
-def fire(hooks: Hooks, event: str, summary: dict[str, object], plan_name: str) -> list[HookOutcome]:
+def fire(
+    hooks: Hooks,
+    event: str,
+    summary: dict[str, object],
+    plan_name: str,
+    plan_file: Path | None = None,
+) -> list[HookOutcome]:
     """Run the commands and pings of one event, in that order, and say how each went.
 
     event is "start", "success", "failure" or "alarm". "alarm" runs only the
     on_alarm commands and pings nothing: a run with a guard alarm has failed,
     so the caller fires "failure" as well, and that pings URL/fail.
+
+    Commands see RIPCORD_EVENT, RIPCORD_STATUS (ok, failed or alarm) and
+    RIPCORD_PLAN_NAME; with plan_file, RIPCORD_PLAN is its path, the variable
+    the global --plan reads, so a hook running `ripcord status` means this plan.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown hook event {event!r}")
@@ -67,9 +78,11 @@ def fire(hooks: Hooks, event: str, summary: dict[str, object], plan_name: str) -
     env = {
         **os.environ,
         "RIPCORD_EVENT": event,
-        "RIPCORD_PLAN": plan_name,
+        "RIPCORD_PLAN_NAME": plan_name,
         "RIPCORD_STATUS": _STATUS[event],
     }
+    if plan_file is not None:
+        env["RIPCORD_PLAN"] = str(plan_file)
     outcomes = [run_command(c, body.encode(), env, hooks.timeout) for c in commands]
     url = ping_url(hooks, event)
     if url is not None:
