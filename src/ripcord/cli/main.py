@@ -37,6 +37,7 @@ from ripcord.cli.protect_cmd import protect, unprotect
 from ripcord.cli.prune_cmd import prune_cmd
 from ripcord.cli.repair_cmd import repair
 from ripcord.cli.restore_cmd import restore
+from ripcord.cli.schedule_cmd import schedule
 from ripcord.cli.serve_cmd import serve
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
@@ -115,6 +116,7 @@ cli.add_command(check_cmd)
 cli.add_command(serve)
 cli.add_command(maintain_cmd)
 cli.add_command(guard)
+cli.add_command(schedule)
 
 
 def run(argv: list[str] | None = None) -> int:
