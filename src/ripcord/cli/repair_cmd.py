@@ -12,10 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ripcord.cli.env import Env, json_option, pass_env
-from ripcord.cli.location import cache_dir, open_store
-from ripcord.cli.passwords import get_password
-from ripcord.errors import EXIT_DAMAGED, RepositoryNotFound, UsageError, WrongPassword
-from ripcord.repository import Repository, read_config
+from ripcord.cli.other_repo import OtherPassword, open_other, password_options
+from ripcord.errors import EXIT_DAMAGED, UsageError
 from ripcord.verify.reindex import IndexReport
 from ripcord.verify.repair import (
     Broken,
@@ -34,8 +32,7 @@ from ripcord.verify.repair import (
     help="Heal missing or damaged blobs from REPLICA: a repository that shares this one's"
     " chunk ids (one made from the other with `init --copy-params-from`).",
 )
-@click.option("--from-password-file", metavar="FILE", help="Password file for REPLICA.")
-@click.option("--from-password-command", metavar="CMD", help="Command printing that password.")
+@password_options("from", "RIPCORD_FROM_PASSWORD")
 @json_option
 @pass_env
 def repair(
@@ -60,10 +57,8 @@ def repair(
             "say what to repair: `repair --from REPLICA` (heal blobs), `repair index`"
             " or `repair snapshots`"
         )
-    with (
-        env.open() as repo,
-        _open_replica(repo, replica, from_password_file, from_password_command) as other,
-    ):
+    password = OtherPassword("RIPCORD_FROM_PASSWORD", from_password_file, from_password_command)
+    with env.open() as repo, open_other(replica, password, "the replica", repo) as other:
         report = repair_from(repo, other, env.say, env.progress())
     return _finish(env, report, replica)
 
@@ -101,29 +96,6 @@ def repair_snapshots_cmd(env: Env, forget_broken: bool) -> int:
     with env.open() as repo:
         report = repair_snapshots(repo, forget_broken, env.say, env.progress())
     return _finish(env, report)
-
-
-def _open_replica(
-    repo: Repository, location: str, password_file: str | None, password_command: str | None
-) -> Repository:
-    """The replica, opened with its own password; its index cache is its own even when it
-    is a copy of this repository's files (the same repository id)."""
-    store = open_store(location)
-    try:
-        config, _ = read_config(store)
-    except RepositoryNotFound:
-        raise RepositoryNotFound(f"no repository at {location} (the replica)") from None
-    password = get_password(
-        env="RIPCORD_FROM_PASSWORD",
-        file=password_file,
-        command=password_command,
-        prompt=f"password of {location}",
-    )
-    cache = None if config.id == repo.config.id else cache_dir()
-    try:
-        return Repository.open(store, password, cache_dir=cache)
-    except WrongPassword:
-        raise WrongPassword(f"wrong password for the replica {location}") from None
 
 
 def _finish(env: Env, report: RepairReport, replica: str | None = None) -> int:
