@@ -22,6 +22,7 @@ from ripcord import __version__
 from ripcord.cli.backup_cmd import backup
 from ripcord.cli.cat_cmd import cat
 from ripcord.cli.check_cmd import check_cmd
+from ripcord.cli.copy_cmd import copy_cmd
 from ripcord.cli.diff_cmd import diff
 from ripcord.cli.drill_cmd import drill_cmd, drills_cmd
 from ripcord.cli.env import Env
@@ -116,6 +117,7 @@ cli.add_command(check_cmd)
 cli.add_command(serve)
 cli.add_command(maintain_cmd)
 cli.add_command(guard)
+cli.add_command(copy_cmd)
 cli.add_command(schedule)
 
 
