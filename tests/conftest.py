@@ -105,6 +105,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     }
     monkeypatch.delenv("RIPCORD_REPO", raising=False)
     monkeypatch.delenv("RIPCORD_PASSWORD_FILE", raising=False)
+    monkeypatch.delenv("RIPCORD_PLAN", raising=False)
     return env
 
 
