@@ -13,12 +13,14 @@ import pytest
 from ripcord.archive.backup import Backup, BackupOptions
 from ripcord.archive.progress import NullProgress
 from ripcord.archive.restore import RestoreOptions, Restorer
-from ripcord.errors import MissingObject, UsageError
+from ripcord.errors import MissingObject, StoreError, UsageError
+from ripcord.replicate import blobs
 from ripcord.replicate.copy import CopyReport, copy_snapshots
 from ripcord.replicate.marks import PROTECT_REASON
 from ripcord.repository import Repository, Snapshot
 from ripcord.retention.prune import referenced
 from ripcord.storage import MemoryStore
+from ripcord.storage.base import PutOptions
 from tests.conftest import FAST_KDF, PASSWORD
 from tests.faults import files_under
 
@@ -233,6 +235,49 @@ def test_a_copy_cut_short_leaves_no_snapshot_and_the_next_one_finishes(
     assert restored(target, last.id, tmp_path / "t") == restored(
         source, snaps[-1].id, tmp_path / "s"
     )
+
+
+class DiesAfter(MemoryStore):
+    """A store whose writer is gone after `packs` more packs: the rest of its puts fail,
+    as a process killed midway writes nothing more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.packs: int | None = None
+
+    def put(self, name: str, data: bytes, options: PutOptions | None = None) -> None:
+        if self.packs is not None and not name.startswith("locks/"):
+            if self.packs == 0:
+                raise StoreError("the writer died")
+            self.packs -= name.startswith("data/")
+        super().put(name, data, options)
+
+
+def test_a_copy_that_dies_midway_is_resumed_without_sending_everything_again(
+    source: Repository, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blobs, "FLUSH_EVERY", 1 << 20)  # an index file every MiB sent
+    for i in range(12):
+        (data / f"random-{i}").write_bytes(os.urandom(1 << 20))
+    snap = backup(source, data, 0)
+    used, _ = referenced(source, [snap])
+    store = DiesAfter()
+    first = Repository.init(store, b"pw", FAST_KDF, copy_from=source)
+    store.packs = 4
+    with pytest.raises(StoreError, match="died"):
+        copy_snapshots(source, first)
+    first.close()
+    store.packs = None
+    assert not [n for n in store.objects if n.startswith("snapshots/")]
+    again = Repository.open(store, b"pw")  # another process, as after a crash
+    try:
+        report = copy_snapshots(source, again)
+        assert [s for s, _ in report.copied] == [snap.id]
+        assert 0 < report.blobs_copied < len(used)  # what was indexed before is not sent
+        copy = copy_of(report, snap)
+        assert restored(again, copy, tmp_path / "t") == restored(source, snap.id, tmp_path / "s")
+    finally:
+        again.close()
 
 
 # -- marks ------------------------------------------------------------------------------

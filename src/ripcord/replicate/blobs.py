@@ -29,6 +29,10 @@ from ripcord.repository.index import Location
 
 READERS = 4  # packs read from the source at once
 BATCH = 4096  # data blob ids the target is asked about in one go
+# bytes added between flushes of the target: an index file makes them known, so a
+# copy killed midway loses at most this much work (the blobs of unindexed packs
+# are sent again) for a short wait on the uploads in flight
+FLUSH_EVERY = 256 << 20
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -43,6 +47,7 @@ class BlobCopier:
         self.walked: set[bytes] = set()  # trees whose blobs this run already made sure of
         self.blobs = 0  # blobs added to the target
         self.bytes = 0  # their plaintext bytes
+        self._unflushed = 0  # bytes added since the target last flushed
         self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="ripcord-copy")
 
     def close(self) -> None:
@@ -106,6 +111,10 @@ class BlobCopier:
             self.blobs += 1
             self.bytes += len(data)
             self.progress.advance(len(data))
+            self._unflushed += len(data)
+            if self._unflushed >= FLUSH_EVERY:
+                self.target.flush()
+                self._unflushed = 0
 
 
 @contextmanager
