@@ -106,7 +106,7 @@ def _syntax_problem(message: str) -> Problem:
     )
     line = int(m[1]) if m and m.groups() else None
     text = message[: m.start()] if m else message
-    return Problem(line, "", f"TOML syntax: {text}")
+    return Problem(line, "", f"TOML syntax: {text[:1].lower()}{text[1:]}")
 
 
 def key_text(path: KeyPath) -> str:
@@ -369,12 +369,12 @@ class _Table:
         self.at = at
         self.known: list[str] = []
 
-    def take(self, key: str, required: bool = False, what: str = "") -> Any:
+    def take(self, key: str, required: bool = False) -> Any:
         self.known.append(key)
         if key not in self.data:
             if required:
                 where = f" [{key_text(self.at)}]" if self.at else ""
-                self.reader.problem((*self.at, key), f"missing: {what or key} is required{where}")
+                self.reader.problem((*self.at, key), f"missing: {key} is required{where}")
             return None
         return self.data[key]
 
