@@ -14,6 +14,7 @@ from rich.markup import escape
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.errors import RipcordError, UsageError
 from ripcord.plan import schedule as sched
+from ripcord.plan.load import load_plan
 from ripcord.retention.duration import HELP as DURATION_HELP
 from ripcord.retention.duration import parse_duration
 
@@ -44,10 +45,10 @@ def _common(f: F) -> F:
 
 
 def _plan_text(env: Env, plan_file: str | None) -> str:
-    text = plan_file or getattr(env, "plan_file", None)
+    text = plan_file or env.plan_file
     if not text:
         raise UsageError("which plan? give --plan FILE")
-    return str(text)
+    return text
 
 
 def _scope(user: bool, system: bool) -> str:
@@ -101,6 +102,7 @@ def install(
     scope = _scope(user, system)
     delay = parse_duration(random_delay) if random_delay else None
     job = sched.Job(sched.ripcord_executable(), sched.plan_path(_plan_text(env, plan_file)))
+    load_plan(job.plan)  # a plan that fails to load would fail every night instead
     running = sched.systemd_running()
     if via == "cron" or (via == "auto" and not running):
         _install_cron(env, job, at, dry_run, "asked for cron" if via == "cron" else "no systemd")
@@ -138,7 +140,9 @@ def install(
             c.print(f"enabled {escape(timer)}: the plan runs daily at {at}")
         else:
             later = shlex.join(sched.enable_commands(units, scope)[1])
-            c.print(f"systemd is not running here: enable it there with: {escape(later)}")
+            c.print(
+                f"systemd is not running here; where it runs, enable the timer: {escape(later)}"
+            )
 
     env.emit(doc, human)
 

@@ -34,6 +34,7 @@ SCOPES = ("user", "system")
 _AT = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 _UNIT_CHARS = re.compile(r"[A-Za-z0-9:_.-]")  # what a unit name may hold unescaped
 _SYSTEMCTL_TIMEOUT = 60  # seconds; daemon-reload on a busy machine takes a few
+_UNSAFE_EXECUTABLE = re.compile("[\x00-\x1f\x7f'\"\\\\]")  # systemd's string_is_safe()
 _EXEC_PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")  # an ExecStart word that needs no quotes
 
 
@@ -112,7 +113,11 @@ def default_scope() -> str:
 
 
 def systemd_running() -> bool:
-    """What sd_booted() asks: is this system booted with systemd (and can we talk to it)?"""
+    """What sd_booted() asks: was this system booted with systemd (and is systemctl
+    there)? RIPCORD_SYSTEMD_RUNNING=0 or 1 decides instead (tests, image builds)."""
+    forced = os.environ.get("RIPCORD_SYSTEMD_RUNNING")
+    if forced in ("0", "1"):
+        return forced == "1"
     return Path("/run/systemd/system").is_dir() and shutil.which("systemctl") is not None
 
 
@@ -126,11 +131,26 @@ def unit_dir(scope: str) -> Path:
     return Path(config) / "systemd" / "user"
 
 
-def exec_quote(arg: str) -> str:
-    """One ExecStart word that systemd reads back as arg: % and $ doubled (specifiers
-    and variables), and anything beyond plain characters in double quotes with C
-    escapes (systemd.service(5), "Command lines")."""
-    arg = arg.replace("%", "%%").replace("$", "$$")
+def exec_start(argv: list[str]) -> str:
+    """An ExecStart= value that systemd reads back as argv (systemd.service(5), "Command
+    lines"). systemd refuses an executable path holding quotes, backslashes or control
+    characters, so such a path is a UsageError here rather than a timer that never runs."""
+    executable, *args = argv
+    if _UNSAFE_EXECUTABLE.search(executable):
+        raise UsageError(
+            "systemd cannot run an executable whose path holds quotes, backslashes or control"
+            f" characters: {executable!r} (install ripcord elsewhere, or use --via cron)"
+        )
+    return " ".join([exec_quote(executable, variables=False), *map(exec_quote, args)])
+
+
+def exec_quote(arg: str, variables: bool = True) -> str:
+    """One ExecStart word: % doubled (specifiers), $ doubled where systemd would expand a
+    variable (not in the executable path), and anything beyond plain characters in
+    double quotes with C escapes."""
+    arg = arg.replace("%", "%%")
+    if variables:
+        arg = arg.replace("$", "$$")
     if _EXEC_PLAIN.fullmatch(arg.replace("%%", "").replace("$$", "")):
         return arg
     out = []
@@ -168,7 +188,7 @@ def make_units(job: Job, at: At, scope: str, random_delay: timedelta | None = No
         f"{network}"
         "\n[Service]\n"
         "Type=oneshot\n"
-        f"ExecStart={' '.join(exec_quote(a) for a in job.argv)}\n"
+        f"ExecStart={exec_start(job.argv)}\n"
         "Nice=10\n"
         "IOSchedulingClass=idle\n"
     )
@@ -286,11 +306,15 @@ def timer_times(name: str, scope: str) -> dict[str, str]:
 
 
 def log_path(job: Job) -> Path:
-    """Where the crontab line appends the run's output (cron mails it otherwise, or drops it)."""
-    return Path(platformdirs.user_log_dir(APP)) / f"{job.plan.stem}.log"
+    """Where the crontab line appends the run's output (cron mails it otherwise, or drops
+    it): beside the plan's state (plan/state.py), in RIPCORD_STATE_DIR if set."""
+    state = os.environ.get("RIPCORD_STATE_DIR") or platformdirs.user_state_dir(APP)
+    return Path(state) / "log" / f"{job.plan.stem}.log"
 
 
 def crontab_line(job: Job, at: At, log: Path) -> str:
     """The line for `crontab -e`: shell-quoted, and % escaped (cron turns it into a newline)."""
+    if any(c in arg for arg in [*job.argv, str(log)] for c in "\r\n"):
+        raise UsageError("a crontab line cannot name a path with a line break in it")
     command = f"{shlex.join(job.argv)} >>{shlex.quote(str(log))} 2>&1".replace("%", "\\%")
     return f"{at.minute} {at.hour} * * * {command}"
