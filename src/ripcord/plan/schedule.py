@@ -299,7 +299,8 @@ def timer_times(name: str, scope: str) -> dict[str, str]:
         return {}
     if done.returncode != 0:
         return {}
-    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    pairs = (line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return {k: v for k, v in pairs if v and v != "n/a"}
 
 
 # --- cron -------------------------------------------------------------------------------
