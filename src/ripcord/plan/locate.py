@@ -61,7 +61,7 @@ class Locator:
         table: KeyPath = ()
         closer: str | None = None  # inside a multi-line string: its closing quotes
         depth = 0  # open brackets and braces of a value spanning lines
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):  # TOML's lines, not Unicode's
             rest = line
             if closer is not None:
                 end = line.find(closer)
