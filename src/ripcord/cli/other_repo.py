@@ -4,7 +4,7 @@ with a password of its own: the global password options belong to the first."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import click
@@ -56,9 +56,10 @@ def open_other(
 ) -> Iterator[Repository]:
     """The repository at `location`, `role` naming it in errors ("the replica"). Its index
     cache is its own, even when it is a byte copy of `beside` (the same repository id)."""
-    store = open_store(location)
-    try:
+    with ExitStack() as stack:
         try:
+            store = open_store(location)
+            stack.callback(store.close)
             config, _ = read_config(store)
         except RepositoryNotFound:
             raise RepositoryNotFound(f"no repository at {location} ({role})") from None
@@ -68,11 +69,5 @@ def open_other(
             repo = Repository.open(store, secret, cache_dir=cache)
         except WrongPassword:
             raise WrongPassword(f"wrong password for {role} {location}") from None
-    except BaseException:
-        store.close()
-        raise
-    try:
+        stack.callback(repo.close)  # before the store's
         yield repo
-    finally:
-        repo.close()
-        store.close()
