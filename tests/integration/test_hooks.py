@@ -8,7 +8,10 @@ import select
 import shlex
 import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -212,9 +215,40 @@ def test_a_command_that_times_out_is_killed_with_its_children(tmp_path: Path) ->
     [outcome] = fire(Hooks(on_start=(command,), timeout=0.5), "start", SUMMARY, "p")
     assert not outcome.ok
     assert outcome.detail == "timed out after 0.5s (killed): started"
-    child = int(pidfile.read_text())
+    assert_ends(int(pidfile.read_text()))
+
+
+def test_an_interrupted_run_takes_its_hook_with_it(tmp_path: Path) -> None:
+    """Ctrl-C reaches ripcord's process group, not the hook's own session: fire must kill it."""
+    pidfile = tmp_path / "child.pid"
+    command = f"sleep 600 & echo $! > {shlex.quote(str(pidfile))}; wait"
+    code = (
+        "import sys\n"
+        "from ripcord.plan.hooks import fire\n"
+        "from ripcord.plan.model import Hooks\n"
+        "try:\n"
+        f"    fire(Hooks(on_start=({command!r},), timeout=600), 'start', {{}}, 'p')\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    runner = subprocess.Popen([sys.executable, "-c", code])
     try:
-        fd = os.pidfd_open(child)
+        for _ in range(3000):  # until the hook has started its child (bounded: 30 s)
+            if pidfile.exists() and pidfile.read_text().strip():
+                break
+            time.sleep(0.01)
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=60) == 130
+    finally:
+        runner.kill()
+        runner.wait()
+    assert_ends(int(pidfile.read_text()))
+
+
+def assert_ends(pid: int) -> None:
+    """pid ends (is killed); a survivor is killed here and fails the test."""
+    try:
+        fd = os.pidfd_open(pid)
     except ProcessLookupError:
         return  # already gone and reaped
     try:  # a pidfd is readable once its process has ended; bounded so a survivor fails
@@ -223,7 +257,14 @@ def test_a_command_that_times_out_is_killed_with_its_children(tmp_path: Path) ->
             signal.pidfd_send_signal(fd, signal.SIGKILL)
     finally:
         os.close(fd)
-    assert readable, f"the hook's child {child} outlived the timeout"
+    assert readable, f"the hook's child {pid} outlived the hook"
+
+
+def test_a_successful_command_keeps_its_last_lines_and_a_signal_is_named() -> None:
+    hooks = Hooks(on_success=("echo one; echo; echo mail sent", "kill -TERM $$"))
+    sent, killed = fire(hooks, "success", SUMMARY, "p")
+    assert sent.ok and sent.detail == "exit 0: one\nmail sent"
+    assert not killed.ok and killed.detail == "killed by SIGTERM"
 
 
 def test_unknown_event_is_a_programming_error() -> None:

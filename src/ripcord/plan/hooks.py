@@ -43,7 +43,7 @@ class HookOutcome:
     kind: str  # "command" | "ping"
     target: str  # the command text, or the URL with its secrets masked
     ok: bool
-    detail: str  # "exit 0", "exit 3: <last output lines>", "timed out after 10s", "HTTP 200", ...
+    detail: str  # "exit 3: <its last output lines>", "timed out after 10s (killed)", "HTTP 200"
 
     def doc(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "ok": self.ok, "detail": self.detail}
@@ -122,14 +122,22 @@ def run_command(command: str, stdin: bytes, env: dict[str, str], timeout: float)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return outcome(False, _with_tail(f"timed out after {timeout:g}s (killed)", out))
+        except BaseException:  # Ctrl-C, SIGTERM: its own session would outlive us
+            _kill_group(proc)
+            raise
         code = proc.returncode
-        if code == 0:
-            return outcome(True, "exit 0")
         if code < 0:
-            return outcome(False, _with_tail(f"killed by {signal.Signals(-code).name}", out))
+            return outcome(False, _with_tail(f"killed by {_signal_name(-code)}", out))
         if code in (126, 127):  # the shell's "not executable" and "not found"
             return outcome(False, _with_tail(f"cannot start (exit {code})", out))
-        return outcome(False, _with_tail(f"exit {code}", out))
+        return outcome(code == 0, _with_tail(f"exit {code}", out))
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
