@@ -3,9 +3,11 @@
 
     .venv/bin/python bench/signals.py cpu DIR
         CPU seconds to take every file's signal in DIR as a backup does (files under
-        256 KiB whole, larger ones in 1 MiB pieces), split into compressing, telling the
-        kind and looking for ransom notes; with the kinds found. One thread, so no
-        other work competes: the floor of what a backup pays.
+        256 KiB whole, larger ones in 1 MiB pieces), less what the loop feeding them
+        costs alone: as a first backup takes them (no ransom-note probe) and as a later
+        backup takes them of new files (with it), then split into compressing, telling
+        the kind, looking for notes and telling text in bodies; with the kinds found.
+        One thread, so no other work competes: the floor of what a backup pays.
 
     python3 bench/signals.py ab --data DIR --rounds 9 NAME=RIPCORD NAME=RIPCORD ...
         First backups of DIR by each ripcord executable in turn (a fresh repository
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import inspect
 import os
 import statistics
 import subprocess
@@ -46,6 +49,8 @@ def cpu(root: Path) -> None:
 
     data = files_under(root)
     spent: dict[str, float] = collections.defaultdict(float)
+    # versions before the note probe was limited to new files take no `notes`
+    limited = "notes" in inspect.signature(signals.Sampler).parameters
 
     def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any) -> Any:
@@ -57,37 +62,61 @@ def cpu(root: Path) -> None:
 
         return wrapper
 
-    def take_all() -> list[Any]:
+    def take_all(notes: bool, sampler_of: Callable[..., Any] = signals.Sampler) -> list[Any]:
         out = []
         for content in data:
-            sampler = signals.Sampler(len(content))
+            sampler = sampler_of(len(content), notes) if limited else sampler_of(len(content))
             step = len(content) if len(content) < 256 * 1024 else MIB
             for i in range(0, len(content), max(step, 1)):
                 sampler.feed(content[i : i + step])
             out.append(sampler.signal())
         return out
 
-    best = float("inf")
-    for _ in range(3):
-        t = time.thread_time()
-        sigs = take_all()
-        best = min(best, time.thread_time() - t)
-    parts = {name: getattr(signals, name) for name in ("compressibility", "kind_of", "is_note")}
-    for name, fn in parts.items():  # the parts, timed apart in one more run
-        setattr(signals, name, timed(name, fn))
-    take_all()
-    for name, fn in parts.items():
-        setattr(signals, name, fn)
+    def best_of_3(notes: bool, sampler_of: Callable[..., Any] = signals.Sampler) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t = time.thread_time()
+            take_all(notes, sampler_of)
+            best = min(best, time.thread_time() - t)
+        return best
+
     total = sum(len(c) for c in data)
     print(f"{len(data)} files, {total / MIB:.1f} MiB under {root}")
-    print(f"signals: {best:.3f} s CPU (best of 3), {best / len(data) * 1e6:.1f} µs a file")
+    floor = best_of_3(True, _Idle)
+    print(f"the loop alone (feeding a sampler that does nothing): {floor:.3f} s CPU")
+    for notes, what in ((False, "a first backup (no note probe)"), (True, "files new to a source")):
+        if notes or limited:
+            best = best_of_3(notes) - floor
+            print(f"signals, {what}: {best:.3f} s CPU over the loop (best of 3),", end=" ")
+            print(f"{best / len(data) * 1e6:.1f} µs a file")
+    names = ("compressibility", "kind_of", "is_note", "is_text")
+    parts = {name: getattr(signals, name) for name in names if hasattr(signals, name)}
+    for name, fn in parts.items():  # the parts, timed apart in one more run
+        setattr(signals, name, timed(name, fn))
+    sigs = take_all(True)
+    for name, fn in parts.items():
+        setattr(signals, name, fn)
+    print("files new to a source, by part (one more run, timed apart):")
     for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
-        print(f"  {name}: {s:.3f} s (one more run, timed apart)")
+        print(f"  {name}{' (bodies, text after a magic number)' * (name == 'is_text')}: {s:.3f} s")
     kinds = collections.Counter(s.kind for s in sigs if s is not None)
     print("kinds:", ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
     print(
         "no signal:", sum(s is None for s in sigs), " notes:", sum(bool(s and s.note) for s in sigs)
     )
+
+
+class _Idle:
+    """A sampler that does nothing: what the harness loop costs by itself."""
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def signal(self) -> None:
+        return None
 
 
 def timed_backup(exe: str, data: Path, work: Path, name: str) -> tuple[float, float]:

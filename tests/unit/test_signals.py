@@ -21,6 +21,7 @@ from ripcord.archive.signals import (
     HEAD,
     MAX_SAMPLES,
     MIN_CONTENT,
+    MIN_MEASURED,
     SAMPLE,
     SKIP,
     Sampler,
@@ -37,9 +38,9 @@ def random_bytes(n: int, seed: int = 0) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-def streamed(data: bytes, piece: int, size: int | None = None) -> Signal | None:
+def streamed(data: bytes, piece: int, size: int | None = None, notes: bool = True) -> Signal | None:
     """The signal of `data` fed in pieces, as chunks stream past during a backup."""
-    sampler = Sampler(len(data) if size is None else size)
+    sampler = Sampler(len(data) if size is None else size, notes)
     for i in range(0, len(data), piece):
         sampler.feed(data[i : i + piece])
     return sampler.signal()
@@ -144,10 +145,50 @@ def test_body_spots_are_bounded_ordered_and_inside(size: int) -> None:
 
 
 def test_small_content_has_no_signal() -> None:
+    assert MIN_CONTENT == 16
     assert signal_of(b"") is None
     assert signal_of(b"x" * (MIN_CONTENT - 1)) is None
     assert streamed(b"", 10) is None
     assert signal_of(b"x" * MIN_CONTENT) is not None
+
+
+def test_tiny_content_tells_its_kind_and_is_not_compressed() -> None:
+    """From 16 to 127 bytes: text is text, anything else reads as incompressible (zstd
+    cannot compress so little), so encrypting a tiny text shows as text turned random."""
+    assert MIN_MEASURED == 128
+    line = b"backup_dir = /srv/backup\n"
+    assert sig(line) == Signal(0, 0, "text")
+    assert sig(bytes(100)) == Signal(255, 255, "data")  # even zeros: zstd is not asked
+    assert sig(b"\x1f\x8b\x08" + bytes(20)).kind == "gzip"
+    for seed in range(200):  # (seeded: 1 in ~10,000 random 24 bytes read as text)
+        assert sig(encrypt(line, seed=seed)) == Signal(255, 255, "data")
+    assert sig(random_bytes(MIN_MEASURED)).head == SIG_SCALE  # from 128 bytes, measured
+
+
+def test_text_is_not_compressed_and_anything_else_is() -> None:
+    """Text cannot look random: its head and body are written as 0. A body that is not
+    text, behind a text head, is measured."""
+    assert compressibility(prose(HEAD)) > 0  # what is saved
+    for size in (MIN_MEASURED, 3000, 200_000, 3 * MIB):
+        assert sig(prose(size)) == Signal(0, 0, "text")
+    rtf = b"{\\rtf1\\ansi " + prose(3000)
+    assert sig(rtf) == Signal(0, 0, "rtf")  # text after a magic number
+    plain = prose(200_000)
+    half = sig(encrypt(plain, SKIP))  # all but the first 4 KiB
+    assert (half.kind, half.head, half.body) == ("text", 0, 255)
+    zeros = compressibility(bytes(HEAD))
+    assert sig(bytes(HEAD)) == Signal(zeros, zeros, "data")
+    assert sig(random_bytes(3000)) == Signal(255, 255, "data")
+
+
+def test_notes_are_looked_for_only_when_asked() -> None:
+    note = NOTES["english"].encode()
+    assert sig(note).note
+    assert signal_of(note, notes=False) == Signal(0, 0, "text", False)
+    sampler = Sampler(len(note), notes=False)
+    for i in range(0, len(note), 100):
+        sampler.feed(note[i : i + 100])
+    assert sampler.signal() == Signal(0, 0, "text", False)
 
 
 def test_content_of_at_most_5_kib_has_body_equal_to_head() -> None:
@@ -158,7 +199,7 @@ def test_content_of_at_most_5_kib_has_body_equal_to_head() -> None:
 
 @given(
     st.lists(
-        st.sampled_from([prose(3000), random_bytes(3000), bytes(3000)]),
+        st.sampled_from([prose(3000), random_bytes(3000), bytes(3000), NOTES["english"].encode()]),
         min_size=0,
         max_size=30,
     ),
@@ -169,6 +210,7 @@ def test_streaming_in_any_pieces_gives_the_whole_content_signal(
 ) -> None:
     data = b"".join(parts)
     assert streamed(data, piece) == signal_of(data)
+    assert streamed(data, piece, notes=False) == signal_of(data, notes=False)
 
 
 def test_streaming_holds_the_samples_not_the_content() -> None:

@@ -155,6 +155,7 @@ class Backup:
         self.min_size = repo.config.chunker.min_size
         self._local = threading.local()
         self._root_dev = 0
+        self._has_parent = False  # set by _run: with no parent, no file is looked at for a note
         # every PATH given, nested ones too: with -x, a mount named like `/home` is entered
         self._named = {os.path.normpath(os.path.abspath(os.fsencode(p))) for p in options.paths}
         self._scan = Scanner(SCAN_WORKERS, SCAN_AHEAD)
@@ -177,6 +178,7 @@ class Backup:
         history = self._history(existing, sources)
         parent = history[-1] if history else None
         self.report.parent = parent.id if parent else None
+        self._has_parent = parent is not None
         stored_before = self.repo.stored_bytes
         self.progress.start(None)
         root_prev = bytes.fromhex(parent.tree) if parent else None
@@ -396,7 +398,7 @@ class Backup:
         submitted = 0
         for e in entries:
             while submitted < len(groups) and len(pending) < READ_AHEAD:
-                paths = [g.path for g in groups[submitted]]
+                paths = [(g.path, self._notes(prev.get(g.name))) for g in groups[submitted]]
                 pending[submitted] = self._read.submit(self._read_group, paths)
                 submitted += 1
             i = group_of.get(e.name)
@@ -425,7 +427,7 @@ class Backup:
         try:
             if isinstance(read, OSError):
                 raise read
-            done = read if read is not None else self._read_large(e.path)
+            done = read if read is not None else self._read_large(e.path, self._notes(prev))
         except OSError as err:
             self._error(e.path, err)
             return None
@@ -447,17 +449,22 @@ class Backup:
             del wire["content"]  # implied by the hash (docs/FORMAT.md §Trees)
         return wire
 
-    def _read_group(self, paths: list[bytes]) -> list[_Read | OSError]:
-        _read_ahead(paths)
+    def _notes(self, prev: Wire | None) -> bool:
+        """Whether to look for a ransom note in a file: only one new to a source that has
+        a parent can be one (the guard looks at the notes among the files it added)."""
+        return self._has_parent and (prev is None or prev.get("type") != FILE)
+
+    def _read_group(self, paths: list[tuple[bytes, bool]]) -> list[_Read | OSError]:
+        _read_ahead([path for path, _ in paths])
         out: list[_Read | OSError] = []
-        for path in paths:
+        for path, notes in paths:
             try:
-                out.append(self._read_small(path))
+                out.append(self._read_small(path, notes))
             except OSError as e:
                 out.append(e)
         return out
 
-    def _read_small(self, path: bytes) -> _Read:
+    def _read_small(self, path: bytes, notes: bool) -> _Read:
         """Read a small file whole in a worker; blobs are added later, in order."""
         blobs: list[tuple[bytes, bytes]] = []
 
@@ -465,15 +472,19 @@ class Backup:
             blobs.append((blob_id, data))
             return blob_id
 
-        done = self._read_path(path, keep, blobs.clear)
+        done = self._read_path(path, keep, blobs.clear, notes)
         done.blobs = blobs
         return done
 
-    def _read_large(self, path: bytes) -> _Read:
-        return self._read_path(path, self._add, lambda: None)
+    def _read_large(self, path: bytes, notes: bool) -> _Read:
+        return self._read_path(path, self._add, lambda: None, notes)
 
     def _read_path(
-        self, path: bytes, put: Callable[[bytes, bytes], bytes], reset: Callable[[], None]
+        self,
+        path: bytes,
+        put: Callable[[bytes, bytes], bytes],
+        reset: Callable[[], None],
+        notes: bool,
     ) -> _Read:
         fd = _open_noatime(path)
         try:
@@ -482,7 +493,7 @@ class Backup:
                     reset()
                     before = os.fstat(fd)
                     f.seek(0)
-                    content, digest, n, sig = self._hash_chunks(f, before.st_size, put)
+                    content, digest, n, sig = self._hash_chunks(f, before.st_size, put, notes)
                     after = os.fstat(fd)
                     if _same_version(before, after) and n == after.st_size:
                         changed = False
@@ -495,16 +506,17 @@ class Backup:
         return _Read(content, digest, n, sig, after, changed, xattrs)
 
     def _hash_chunks(
-        self, f: Any, size_hint: int, put: Callable[[bytes, bytes], bytes]
+        self, f: Any, size_hint: int, put: Callable[[bytes, bytes], bytes], notes: bool
     ) -> tuple[list[bytes], bytes, int, Signal | None]:
         """Chunk ids, whole-file BLAKE3, length and the guard's signal, all taken as the
-        chunks pass (ripcord.archive.signals); a one-chunk file is hashed once."""
+        chunks pass (ripcord.archive.signals); a one-chunk file is hashed once. `notes`:
+        look for a ransom note too."""
         content: list[bytes] = []
         whole: Any = None
         first = b""
         n = 0
         digest = blake3.blake3(b"").digest()
-        sampler = Sampler(size_hint)
+        sampler = Sampler(size_hint, notes)
         for data in self._cut(f, size_hint):
             sampler.feed(data)
             digest = blake3.blake3(data).digest()

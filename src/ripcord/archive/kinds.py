@@ -192,11 +192,12 @@ def kind_of(head: bytes) -> str:
     return TEXT if is_text(head) else DATA
 
 
-def is_text(head: bytes) -> bool:
-    """Nearly all of the first KiB printable: ASCII or UTF-8 (or a legacy 8-bit code page
-    with few bytes above 127), or UTF-16 with a byte order mark. Random bytes have about
-    13 % control bytes, so 1 in 64 tells them apart from text with a stray NUL or bell."""
-    probe = head[:_TEXT_PROBE]
+def is_text(head: bytes | bytearray, probe_size: int = _TEXT_PROBE) -> bool:
+    """Nearly all of the first KiB (or `probe_size` bytes) printable: ASCII or UTF-8 (or
+    a legacy 8-bit code page with few bytes above 127), or UTF-16 with a byte order mark.
+    Random bytes have about 13 % control bytes, so 1 in 64 tells them apart from text
+    with a stray NUL or bell."""
+    probe = head[:probe_size]
     if not probe:
         return False
     if probe.startswith(_UTF16_BOMS):
@@ -212,7 +213,7 @@ def is_text(head: bytes) -> bool:
         return len(probe.translate(None, _HIGH)) * 4 >= len(probe) * 3
 
 
-def _utf16_text(probe: bytes) -> bool:
+def _utf16_text(probe: bytes | bytearray) -> bool:
     codec = "utf-16-le" if probe.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
     body = probe[2 : 2 + (len(probe) - 2) // 2 * 2]
     try:

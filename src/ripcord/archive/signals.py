@@ -16,7 +16,9 @@ chunking anyway, never by reading a file twice:
   would cost a second compression of every small file and tell little the head
   does not (encrypting a 5 KiB file's first 4 KiB is encrypting most of it).
 - `kind`: what the first bytes say the file is (ripcord.archive.kinds).
-- `note`: small text that reads like a ransom note (ripcord.archive.notes).
+- `note`: small text that reads like a ransom note (ripcord.archive.notes), looked
+  for only where the caller asks: a backup asks for files new to a source that has
+  a parent, as a note is a file the attack added and the guard looks at no other.
 
 Compressibility is zstd level 1's output size, less its fixed 9-byte frame overhead,
 over the input size, on a 0..255 scale (255: incompressible). zstd 1 is ~3x cheaper
@@ -24,12 +26,19 @@ than zlib 1 on 4 KiB of text and ~15x on random bytes, and its entropy coding te
 base64 or hex (compressible by ~25 %) from random, which LZ4, or zstd's negative
 ("fast") levels that skip entropy coding, would call random. Head and body are 1 KiB
 each because zstd needs about that much to tell: base64 alone in 256 bytes reads as
-233 of 255, in 1 KiB as 201 and in 4 KiB as 193 (text: 178, 147, 133). 4 KiB would
-sharpen that a little at twice the cost, and compressing is most of what taking
-signals costs a first backup of many small files (bench/RESULTS.md §Signals).
-Content shorter than MIN_CONTENT (128 bytes) gets no signal: there zstd finds too
-little to say anything (English text of 64-127 bytes measures 214 of 255 at the
-median and up to 255, like random bytes; from 128 bytes on at most 235).
+233 of 255, in 1 KiB as 201 and in 4 KiB as 193 (text: 178, 147, 133).
+
+Text (kinds.is_text: ASCII, UTF-8, UTF-16 or an 8-bit code page, nearly without
+control bytes) is not compressed: it cannot look random, which is all the guard asks
+of compressibility, and its head and body are written as TEXT_LEVEL (0). Encrypting
+it makes it `data` with random-looking figures. That saves a zstd call (~4.5 µs) on
+most files of an office tree, the most of what signals cost (bench/RESULTS.md
+§Signals). Content of MIN_CONTENT (16) to MIN_MEASURED (128) bytes that is not text
+is written as 255 without asking zstd, which cannot compress so little (every binary
+file of 16-63 bytes on a Debian system measured 255); the guard does not count such
+files as random-looking. Its kind still tells text from data: random bytes read as
+text in 0.23 % of 16-byte and under 0.02 % of 24-byte draws, 3 % of 8-byte ones, so
+content under 16 bytes gets no signal.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import threading
 
 import zstandard
 
-from ripcord.archive.kinds import KINDS, PACKED, TEXT, kind_of
+from ripcord.archive.kinds import DATA, KINDS, PACKED, TEXT, is_text, kind_of
 from ripcord.archive.node import SIG_SCALE, Signal
 from ripcord.archive.notes import NOTE_MAX, is_note
 
@@ -50,8 +59,13 @@ SAMPLE = 256
 MIN_SAMPLES = 4
 STRIDE = 256 * 1024
 MAX_SAMPLES = 256
-MIN_CONTENT = 128
+MIN_CONTENT = 16  # shorter content gets no signal
+MIN_MEASURED = 128  # shorter content that is not text is not compressed
 _FRAME_OVERHEAD = 9  # zstd frame header without content size, plus one block header
+TEXT_LEVEL = 0  # the compressibility written for text, which is not compressed
+
+_TEXT = Signal(TEXT_LEVEL, TEXT_LEVEL, TEXT)
+_TEXT_NOTE = Signal(TEXT_LEVEL, TEXT_LEVEL, TEXT, True)
 
 _local = threading.local()
 
@@ -80,35 +94,51 @@ def body_spots(size: int) -> list[tuple[int, int]]:
 
 
 class Sampler:
-    """Takes a signal from content fed in order, piece by piece (chunks as they
-    stream past), holding only the head, the samples and, for content that may be a
-    ransom note, the pieces of the first NOTE_MAX bytes.
+    """Takes a signal from content fed in order, piece by piece (chunks as they stream
+    past). Content that arrives in one piece (every small file) is measured at the end
+    straight from that piece, which its caller holds anyway: no copies, and no more
+    state than this object's four slots."""
 
-    Content that arrives in one piece (every small file) is measured at the end
-    straight from that piece, which its caller holds anyway: no copies."""
+    __slots__ = ("_first", "_notes", "_size", "_stream")
 
-    def __init__(self, size: int) -> None:
-        """`size` is the length expected (from stat): it places the samples."""
-        self._size = size
+    def __init__(self, size: int, notes: bool = True) -> None:
+        """`size` is the length expected (from stat): it places the samples. `notes`:
+        look for a ransom note (only a file new to the source can be one)."""
+        self._size, self._notes = size, notes
         self._first: bytes | None = None  # the only piece so far, not yet sampled
-        self._spots: list[tuple[int, int]] = []
+        self._stream: _Stream | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self._stream is not None:
+            self._stream.take(data)
+        elif self._first is None:
+            self._first = data
+        else:
+            self._stream = _Stream(self._size, self._notes)
+            self._stream.take(self._first)
+            self._first = None
+            self._stream.take(data)
+
+    def signal(self) -> Signal | None:
+        """The signal of everything fed; None for content shorter than MIN_CONTENT."""
+        if self._stream is not None:
+            return self._stream.signal()
+        return signal_of(self._first, self._notes) if self._first is not None else None
+
+
+class _Stream:
+    """Content of more than one piece: holds only the head, the samples and, for content
+    that may be a ransom note, the pieces of the first NOTE_MAX bytes."""
+
+    def __init__(self, size: int, notes: bool) -> None:
+        self._spots = body_spots(size)
         self._next = 0  # the first spot not fully taken
         self._seen = 0
         self._head = b""
         self._body = bytearray()
-        self._small: list[bytes] | None = []
+        self._small: list[bytes] | None = [] if notes else None
 
-    def feed(self, data: bytes) -> None:
-        if self._seen == 0 and self._first is None:
-            self._first = data
-            return
-        if self._first is not None:
-            first, self._first = self._first, None
-            self._spots = body_spots(self._size)
-            self._take(first)
-        self._take(data)
-
-    def _take(self, data: bytes) -> None:
+    def take(self, data: bytes) -> None:
         start, end = self._seen, self._seen + len(data)
         if start < HEAD:
             self._head += data[: HEAD - start]
@@ -128,28 +158,37 @@ class Sampler:
         self._seen = end
 
     def signal(self) -> Signal | None:
-        """The signal of everything fed; None for content shorter than MIN_CONTENT."""
-        if self._first is not None:
-            return signal_of(self._first)
         if self._seen < MIN_CONTENT:
             return None
         small = b"".join(self._small) if self._small is not None else None
         return _signal(self._head, self._body if self._spots else None, small)
 
 
-def signal_of(data: bytes) -> Signal | None:
-    """The signal of content held whole."""
+def signal_of(data: bytes, notes: bool = True) -> Signal | None:
+    """The signal of content held whole; `notes` as for Sampler."""
     size = len(data)
     if size < MIN_CONTENT:
         return None
     spots = body_spots(size)
     body = b"".join([data[a:b] for a, b in spots]) if spots else None
-    return _signal(data[:HEAD], body, data if size <= NOTE_MAX else None)
+    return _signal(data[:HEAD], body, data if notes and size <= NOTE_MAX else None)
 
 
 def _signal(head_bytes: bytes, body: bytes | bytearray | None, small: bytes | None) -> Signal:
-    """`body` None: the content is the head."""
-    head = compressibility(head_bytes)
+    """`body` None (or empty: the file shrank while read): the content is the head.
+    `small`: the whole content, where it may be a ransom note."""
     kind = kind_of(head_bytes)
-    note = kind == TEXT and small is not None and is_note(small)
-    return Signal(head, compressibility(body) if body else head, kind, note)
+    if kind == TEXT:
+        note = small is not None and is_note(small)
+        if not body or is_text(body, len(body)):
+            return _TEXT_NOTE if note else _TEXT  # the common case, built once
+        return Signal(TEXT_LEVEL, compressibility(body), TEXT, note)
+    if kind != DATA and is_text(head_bytes):  # text after a magic number: RTF, PGP armour
+        head = TEXT_LEVEL
+    elif len(head_bytes) < MIN_MEASURED:  # then there is no body either
+        head = SIG_SCALE
+    else:
+        head = compressibility(head_bytes)
+    if not body:
+        return Signal(head, head, kind)
+    return Signal(head, TEXT_LEVEL if is_text(body, len(body)) else compressibility(body), kind)

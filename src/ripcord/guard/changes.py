@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ripcord.archive.diff import ADDED, MODIFIED, REMOVED, TYPE, Change, diff_trees
 from ripcord.archive.kinds import PACKED
 from ripcord.archive.node import DIR, FILE, Node, Signal
+from ripcord.archive.signals import MIN_MEASURED
 from ripcord.archive.trees import load_nodes
 from ripcord.repository import Repository
 
@@ -66,6 +67,12 @@ def is_random(sig: Signal | None) -> bool:
     return sig is not None and max(sig.body, sig.head) >= RANDOM and sig.kind not in PACKED
 
 
+def _counts_random(node: Node) -> bool:
+    """Counted in the share of random-looking files: not a file of under MIN_MEASURED
+    bytes, which any compressor finds random-looking (the signal records it so)."""
+    return node.size >= MIN_MEASURED and is_random(node.sig)
+
+
 def _random_body(sig: Signal | None) -> bool:
     return sig is not None and sig.body >= RANDOM and sig.kind not in PACKED
 
@@ -112,16 +119,16 @@ def measure(
             stats.deleted += 1
             stats.bytes_deleted += a.size
             removed[c.path] = a
-            random_delta -= is_random(a.sig)
+            random_delta -= _counts_random(a)
         if c.kind in (ADDED, TYPE) and b is not None:
             stats.added += 1
             stats.bytes_added += b.size
             added.append((c.path, b))
-            random_delta += is_random(b.sig)
+            random_delta += _counts_random(b)
         if c.kind == MODIFIED and a is not None and b is not None:
             stats.modified += 1
             stats.bytes_modified += b.size
-            random_delta += is_random(b.sig) - is_random(a.sig)
+            random_delta += _counts_random(b) - _counts_random(a)
             if _was_plain(a.sig) and _random_body(b.sig):
                 stats.turned_random += 1
             elif _scrambled(a.sig, b.sig):
@@ -138,7 +145,7 @@ def measure(
     _moves(stats, removed, added)
     stats.deleted_dirs = _dir_sizes(stats.deleted_dirs, removed)
     if parent_tree is not None and parent_random is None:  # a parent from before the guard
-        stats.random_files = sum(is_random(n.sig) for _, n in _files(repo, tree))
+        stats.random_files = sum(_counts_random(n) for _, n in _files(repo, tree))
     else:  # without a parent every file was added, so the delta is the count
         stats.random_files = max(0, (parent_random or 0) + random_delta)
     return stats
