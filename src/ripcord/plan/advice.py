@@ -20,7 +20,7 @@ def advice(plan: Plan) -> list[str]:
     for spec in plan.repositories:
         if spec.immutable and not spec.url.startswith(_IMMUTABLE_STORES):
             out.append(
-                f"repository {spec.name!r} says immutable = true, but a {_kind(spec.url)} cannot"
+                f"repository {spec.name!r} says immutable = true, but {_kind(spec.url)} cannot"
                 " refuse deletes: status will not count it as immutable"
             )
         password_file = spec.credentials.password_file
@@ -75,6 +75,4 @@ def _password_file_advice(name: str, path: str) -> list[str]:
 
 
 def _kind(url: str) -> str:
-    if url.startswith("sftp://"):
-        return "SFTP server"
-    return "local directory"
+    return "an SFTP server" if url.startswith("sftp://") else "a local directory"
