@@ -11,6 +11,7 @@ run, status, hooks and schedule depend on the meaning and not on TOML.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -109,6 +110,11 @@ class Plan:
 
     def repository(self, name: str) -> RepositorySpec | None:
         return next((r for r in self.repositories if r.name == name), None)
+
+    @property
+    def backup_host(self) -> str:
+        """The host name its snapshots record."""
+        return self.host or socket.gethostname()
 
     @property
     def name(self) -> str:
