@@ -11,6 +11,7 @@ from rich.markup import escape
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.cli.location import cache_dir, open_store
 from ripcord.cli.passwords import get_password
+from ripcord.cli.plan_env import resolve_location
 from ripcord.errors import RipcordError, UsageError
 from ripcord.repository import KdfParams, Repository
 from ripcord.repository.config import LOCK_MODES, MAX_PARITY, MAX_RETENTION_SECONDS, ObjectLock
@@ -82,28 +83,36 @@ def init(
     kdf_iterations: int,
     kdf_memory_mib: int,
 ) -> None:
-    """Create a new, empty repository at -r/--repo (or RIPCORD_REPO)."""
-    if env.repo is None:
+    """Create a new, empty repository at -r/--repo (or RIPCORD_REPO).
+
+    With --plan, -r NAME (or no -r: the plan's first repository) creates the plan's
+    repository NAME at its url, with the password from its password_file/command;
+    --copy-params-from takes a plan's repository name too.
+    """
+    if env.repo is None and env.plan_file is None:
         raise UsageError("init needs a repository: -r/--repo PATH or RIPCORD_REPO")
+    location, credentials = resolve_location(env.repo, env.plan())
     percent = parse_parity(parity)
     lock = parse_object_lock(object_lock, retention)
-    store = open_store(env.repo, create=True)
+    store = open_store(location, create=True)
     with contextlib.suppress(ObjectNotFound):  # say so before asking for any password
         store.stat("config")
-        raise RipcordError(f"a repository already exists at {env.repo}")
+        raise RipcordError(f"a repository already exists at {location}")
     if lock:
         check_object_lock(store)
     source = None
     if copy_params_from:
-        from_store = open_store(copy_params_from)
+        from_location, from_credentials = resolve_location(copy_params_from, env.plan())
+        from_store = open_store(from_location)
+        planned = from_credentials.password_file or from_credentials.password_command
         from_pw = get_password(
-            env="RIPCORD_FROM_PASSWORD",
-            file=from_password_file,
-            command=from_password_command,
+            env=None if planned else "RIPCORD_FROM_PASSWORD",
+            file=from_credentials.password_file if planned else from_password_file,
+            command=from_credentials.password_command if planned else from_password_command,
             prompt="password of " + copy_params_from,
         )
         source = Repository.open(from_store, from_pw)
-    password = env.password("new repository password", confirm=True)
+    password = env.password("new repository password", confirm=True, credentials=credentials)
     try:
         repo = Repository.init(
             store,
@@ -118,7 +127,7 @@ def init(
         if source is not None:
             source.close()
     doc = {
-        "repository": env.repo,
+        "repository": location,
         "id": repo.config.id,
         "key": repo.key_name.split("/")[1],
         "params_from": copy_params_from,
@@ -126,7 +135,7 @@ def init(
         "object_lock": asdict(lock) if lock else None,
     }
     repo.close()
-    where = escape(env.repo)
+    where = escape(location)
     extras = [f"{percent}% parity"] if percent else []
     if lock:
         extras.append(f"{lock.mode} Object Lock for {retention}")
