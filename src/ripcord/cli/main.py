@@ -39,6 +39,7 @@ from ripcord.cli.protect_cmd import protect, unprotect
 from ripcord.cli.prune_cmd import prune_cmd
 from ripcord.cli.repair_cmd import repair
 from ripcord.cli.restore_cmd import restore
+from ripcord.cli.run_cmd import run_cmd
 from ripcord.cli.schedule_cmd import schedule
 from ripcord.cli.serve_cmd import serve
 from ripcord.cli.snapshots_cmd import snapshots
@@ -118,6 +119,7 @@ cli.add_command(check_cmd)
 cli.add_command(serve)
 cli.add_command(maintain_cmd)
 cli.add_command(guard)
+cli.add_command(run_cmd)
 cli.add_command(copy_cmd)
 cli.add_command(plan_group)
 cli.add_command(schedule)
