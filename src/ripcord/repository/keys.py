@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,11 +70,17 @@ class MasterSecrets:
         return secrets
 
 
+# cryptography 50's Argon2id (OpenSSL) fails with MemoryError when two derivations with
+# more than one lane run at once (about half of them, measured): one at a time
+_DERIVING = threading.Lock()
+
+
 def _derive(password: bytes, salt: bytes, p: KdfParams) -> bytes:
     kdf = Argon2id(
         salt=salt, length=32, iterations=p.iterations, lanes=p.lanes, memory_cost=p.memory_kib
     )
-    return kdf.derive(password)
+    with _DERIVING:
+        return kdf.derive(password)
 
 
 def make_key_file(password: bytes, secrets: MasterSecrets, params: KdfParams) -> bytes:
