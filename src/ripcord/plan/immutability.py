@@ -76,6 +76,7 @@ def _s3(repo: Repository, store: Any, newest: str | None, now: datetime) -> Immu
 
 def _instance(store: Store, module: str, cls: str) -> Any:
     """`store` if it is `module.cls`; a store of that kind has its module loaded already,
-    so nothing slow (boto3, httpx, paramiko) is imported to ask."""
-    loaded = sys.modules.get(module)
-    return store if loaded is not None and isinstance(store, getattr(loaded, cls)) else None
+    so nothing slow (boto3, httpx, paramiko) is imported to ask. (Another thread may be
+    loading the module now: then the class is not there yet, and `store` is not one.)"""
+    kind = getattr(sys.modules.get(module), cls, None)
+    return store if kind is not None and isinstance(store, kind) else None

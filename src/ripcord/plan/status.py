@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,27 +78,53 @@ def observe(
     return found
 
 
+def observe_all(
+    plan: Plan, connect: Connect, now: datetime, timeout: float = TIMEOUT
+) -> list[CopyState]:
+    """Every repository of the plan observed at once: the slowest bounds the wait."""
+    specs = plan.repositories
+    with ThreadPoolExecutor(max(1, len(specs)), thread_name_prefix="ripcord-observe") as pool:
+        return list(pool.map(lambda s: observe(s, connect, plan, now, timeout), specs))
+
+
 def _read(spec: RepositorySpec, connect: Connect, plan: Plan, now: datetime) -> CopyState:
     with connect(spec) as repo:
-        snaps = [s for s in repo.snapshots() if s.time <= now + SKEW]
+        return facts(repo, spec.name, plan, now)
+
+
+def facts(repo: Repository, name: str, plan: Plan, now: datetime) -> CopyState:
+    """What an open repository holds as of `now` (later records are not yet there).
+
+    A plan without sources (`status` of one repository) gets the newest snapshot
+    of each host and set of paths instead, named `host:path,path`."""
+    snaps = [s for s in repo.snapshots() if s.time <= now + SKEW]
+    if plan.sources:
         newest = tuple(_newest(plan, src, snaps) for src in plan.sources)
-        latest = max(snaps, key=lambda s: (s.time, s.id), default=None)
-        standing = repo.standing()
-        alarms = tuple(
-            Alarm(m.snapshots[0], m.time, m.reason)
-            for m in standing.open_alarms()
-            if m.time <= now + SKEW
-        )
-        return CopyState(
-            repository=spec.name,
-            reachable=True,
-            observed=now,
-            newest=newest,
-            check=_check(c for c in repo.checks() if c.time <= now + SKEW),
-            drill=_drill(d for d in repo.drills() if d.time <= now + SKEW),
-            immutable=probe(repo, latest.id if latest else None),
-            alarms=alarms,
-        )
+    else:
+        newest = _groups(snaps)
+    latest = max(snaps, key=lambda s: (s.time, s.id), default=None)
+    alarms = tuple(
+        Alarm(m.snapshots[0], m.time, m.reason)
+        for m in repo.standing().open_alarms()
+        if m.time <= now + SKEW
+    )
+    return CopyState(
+        repository=name,
+        reachable=True,
+        observed=now,
+        newest=newest,
+        check=_check(c for c in repo.checks() if c.time <= now + SKEW),
+        drill=_drill(d for d in repo.drills() if d.time <= now + SKEW),
+        immutable=probe(repo, latest.id if latest else None),
+        alarms=alarms,
+    )
+
+
+def _groups(snaps: list[Snapshot]) -> tuple[Newest, ...]:
+    last: dict[str, Snapshot] = {}
+    for s in sorted(snaps, key=lambda s: (s.time, s.id)):
+        last[f"{s.host}:{','.join(sorted(s.paths))}"] = s
+    return tuple(Newest(name, s.id, s.time) for name, s in sorted(last.items()))
 
 
 def _newest(plan: Plan, source: Source, snaps: list[Snapshot]) -> Newest:
@@ -147,7 +174,7 @@ def verdict(plan: Plan, states: list[CopyState], now: datetime) -> list[Rule]:
     copies = []
     for spec in plan.repositories:
         state = by_name.get(spec.name) or CopyState(spec.name, False, error="not observed")
-        copies.append(_Copy(spec, state, _behind(plan, spec, state, now)))
+        copies.append(_Copy(spec, state, behind(plan, spec, state, now)))
     current = [c for c in copies if c.behind is None]
     return [
         _three(copies, current),
@@ -174,7 +201,7 @@ class _Copy:
         return self.state.immutable is not None and self.state.immutable.verified
 
 
-def _behind(plan: Plan, spec: RepositorySpec, state: CopyState, now: datetime) -> str | None:
+def behind(plan: Plan, spec: RepositorySpec, state: CopyState, now: datetime) -> str | None:
     """Why this copy holds no snapshot within the RPO of every source (None: it does)."""
     name = f"'{spec.name}'"
     if not state.reachable and not spec.offline:
