@@ -44,6 +44,7 @@ from ripcord.cli.schedule_cmd import schedule
 from ripcord.cli.serve_cmd import serve
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
+from ripcord.cli.status_cmd import status_cmd
 from ripcord.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -119,6 +120,7 @@ cli.add_command(check_cmd)
 cli.add_command(serve)
 cli.add_command(maintain_cmd)
 cli.add_command(guard)
+cli.add_command(status_cmd)
 cli.add_command(run_cmd)
 cli.add_command(copy_cmd)
 cli.add_command(plan_group)
