@@ -51,6 +51,20 @@ def test_mass_deletion_warns_then_alarms() -> None:
     assert judge(stats(deleted=500), usual).level == ALARM
 
 
+def test_a_vanished_folder_is_named_in_the_alarm_and_a_big_one_warns_alone() -> None:
+    s = stats(deleted=60)
+    s.deleted_dirs = [("/srv/office/projects/acme", 40)]
+    v = judge(s, [])
+    assert v.level == ALARM
+    assert "folder /srv/office/projects/acme vanished with 40 files" in v.reasons[0]
+    big = stats(deleted=55)
+    big.files_before = big.files_after = 100_000  # 0.06%: under every share
+    big.deleted_dirs = [("/srv/office/old", 55)]
+    assert judge(big, []).level == WARN
+    big.deleted_dirs = [("/srv/office/old", 25)]  # named, but too small to warn alone
+    assert judge(big, []).level == OK
+
+
 def test_settings_change_the_bar() -> None:
     strict = GuardSettings(encrypted_files=2, encrypted_share=0.001)
     assert judge(stats(modified=3, turned_random=3), [day()], strict).level == ALARM

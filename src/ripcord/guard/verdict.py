@@ -127,16 +127,17 @@ def _deletions(stats: ChangeStats, s: GuardSettings, usual: float, v: Verdict) -
     share = stats.deleted / before
     alarm_at = max(s.deleted_share, s.history_margin * usual)
     warn_at = max(s.deleted_share_warn, s.history_margin * usual)
-    where = ""
-    if stats.deleted_dirs and stats.deleted_dirs[0][1] >= s.deleted_files_warn:
-        d, n = stats.deleted_dirs[0]
+    where, big_folder = "", False
+    if stats.deleted_dirs and stats.deleted_dirs[0][1] >= s.deleted_files:
+        d, n = stats.deleted_dirs[0]  # named whenever it is a mass deletion of its own
         where = f"; folder {d} vanished with {n} files"
+        big_folder = n >= s.deleted_files_warn
     text = f"{stats.deleted} files ({share:.0%}) were deleted{where}"
     if stats.deleted < s.deleted_files:
         return
     if share >= alarm_at:
         v.raise_to(ALARM, share / alarm_at, text)
-    elif share >= warn_at or where:
+    elif share >= warn_at or big_folder:
         v.raise_to(WARN, share / alarm_at, text)
 
 
