@@ -197,7 +197,7 @@ def only(text: str) -> Problem:
             BASE + "[drill]\nevery = '7d'\nmax_bytes = true\n",
             9,
             "drill.max_bytes",
-            "expected a string (a size such as 1G, or bytes), got a boolean",
+            "expected a string (a size such as 1G, or bytes, or false), got a boolean",
         ),
         (
             BASE + "[drill]\nevery = '7d'\nsample = 0\n",
@@ -577,3 +577,8 @@ def test_keys_in_inline_tables_point_at_their_line() -> None:
     text = '[repository.usb]\nurl = "/m"\nmedia = "disk"\nretention = { keep_dialy = 7 }\n'
     p = only('[[source]]\npaths = ["/a"]\n' + text)
     assert (p.line, p.key) == (6, "repository.usb.retention.keep_dialy")
+
+
+def test_an_empty_repository_table_is_reported_beside_other_problems() -> None:
+    found = problems('[[source]]\npaths = ["/a"]\nhots = "x"\n[repository]\n')
+    assert [(p.line, p.key) for p in found] == [(3, "source[0].hots"), (4, "repository")]

@@ -261,7 +261,7 @@ class _Reader:
                 )
             )
             t.finish()
-        if not specs and not self.problems:
+        if not table.data:
             self.problem(table.at, "no [repository.NAME] table: a plan keeps at least one copy")
         return specs
 
@@ -303,12 +303,10 @@ class _Reader:
         if t is None:
             return None
         every = t.duration("every", required=True)
-        subset: str | None = CheckPlan.read_data_subset
-        if "read_data_subset" in t.data and t.data["read_data_subset"] is False:
-            t.take("read_data_subset")
-            subset = None
-        else:
-            subset = t.parsed("read_data_subset", _check_subset, "a share such as 5%") or subset
+        subset: str | None = None
+        if not t.off("read_data_subset"):
+            subset = t.parsed("read_data_subset", _check_subset, "a share such as 5%, or false")
+            subset = subset or CheckPlan.read_data_subset
         t.finish()
         return CheckPlan(every=every or timedelta(days=1), read_data_subset=subset)
 
@@ -317,12 +315,7 @@ class _Reader:
             return None
         every = t.duration("every", required=True)
         sample = t.integer("sample", minimum=1)
-        max_bytes: int | None = DrillPlan.max_bytes
-        if t.data.get("max_bytes") is False:
-            t.take("max_bytes")  # false: no limit
-            max_bytes = None
-        else:
-            max_bytes = t.size("max_bytes") or max_bytes
+        max_bytes = None if t.off("max_bytes") else t.size("max_bytes") or DrillPlan.max_bytes
         t.finish()
         return DrillPlan(
             every=every or timedelta(days=7),
@@ -393,6 +386,13 @@ class _Table:
             self.reader.problem((*self.at, key), f"expected {expected}, got {_describe(value)}")
             return None
         return value
+
+    def off(self, key: str) -> bool:
+        """Whether `key` is `false`, which turns off what its value would limit."""
+        if self.data.get(key) is False:
+            self.take(key)
+            return True
+        return False
 
     def table(self, key: str, hint: str = "") -> _Table | None:
         value = self._typed(key, dict, hint or f"a table [{key_text((*self.at, key))}]")
@@ -507,7 +507,7 @@ class _Table:
         value = self.data.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return self.integer(key, minimum=1)
-        return self.parsed(key, parse_size, "a size such as 1G, or bytes")
+        return self.parsed(key, parse_size, "a size such as 1G, or bytes, or false")
 
     def duration(self, key: str, required: bool = False) -> timedelta | None:
         return self.parsed(key, parse_duration, "a duration such as 26h or 7d", required)
