@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import Cli, Result
+from tests.conftest import Cli, Result, UrlCli
 
 FAST = ("--kdf-iterations", "1", "--kdf-memory-mib", "1")
 DAY1 = datetime(2026, 11, 2, 2, 30, tzinfo=UTC)  # a Monday, 02:30
@@ -61,19 +61,12 @@ class Workspace:
                 args += ["--copy-params-from", first.url]
                 args += ["--from-password-file", str(self.password_file(first.name))]
             args += init_args
-            self.cli(url, env=self._password_env(name)).ok(*args)
+            UrlCli(url, {**self.env, **self._password_env(name)}).ok(*args)
         self.repos.append(repo)
         return repo
 
     def _password_env(self, name: str) -> dict[str, str]:
         return {"RIPCORD_PASSWORD": self.password_file(name).read_text().strip()}
-
-    def cli(self, url: str | None = None, env: dict[str, str] | None = None) -> Cli:
-        """The CLI against one location (`url`), or against the plan."""
-        c = Cli(Path(url) if url else self.root / "unused", {**self.env, **(env or {})})
-        if url is None:
-            c.repo = self.plan
-        return c
 
     def write(self, **top: object) -> Path:
         lines = [f"{k} = {_toml(v)}" for k, v in top.items()]
