@@ -218,3 +218,17 @@ def test_the_newest_snapshot_restores_as_of_a_day_from_any_copy(
     ws.run(2)
     for name in ("usb", "nas", "cloud"):
         assert_restores(ws, name, f"@{day(1).date().isoformat()}", day1, tmp_path)
+
+
+def test_a_failed_backup_still_lets_a_lagging_copy_catch_up(ws: Workspace) -> None:
+    three(ws)
+    away = ws.root / "nas-unplugged"
+    (ws.root / "nas").rename(away)
+    assert ws.run(1).code == EXIT_ERROR
+    away.rename(ws.root / "nas")
+    ws.src.rename(ws.root / "office-gone")  # today nothing can be read
+    r = ws.run(2)
+    assert r.code == EXIT_ERROR
+    (backup,) = steps(r, "backup")
+    assert backup["status"] == "failed" and "nothing was backed up" in str(backup["detail"])
+    assert {s["repository"]: s["copied"] for s in steps(r, "copy")} == {"nas": 1, "cloud": 0}

@@ -118,9 +118,9 @@ class Runner:
         with ExitStack() as stack:
             for spec in self.plan.repositories:
                 self._connect(stack, spec)
-            new = self._backups()
-            if self.plan.mode == "copy":
-                self._copies(new)
+            self._backups()
+            if self.plan.mode == "copy" and self.open:
+                self._copies(next(iter(self.open)))
             for spec in self.plan.repositories:
                 repo = self.open.get(spec.name)
                 if repo is not None:
@@ -144,9 +144,8 @@ class Runner:
             last = self.report.steps[-1]
             last.status, last.detail = SKIPPED, f"offline copy not connected ({last.detail})"
 
-    def _backups(self) -> dict[str, list[str]]:
-        """Back up every source; the new snapshot ids by repository name."""
-        new: dict[str, list[str]] = {}
+    def _backups(self) -> None:
+        """Back up every source, to the first reachable repository or (independent) to each."""
         targets = [s for s in self.plan.repositories if s.name in self.open]
         if self.plan.mode == "copy":
             targets = targets[:1]  # the first reachable one; the others get copies
@@ -154,15 +153,12 @@ class Runner:
             self.report.steps.append(
                 Step("backup", "-", FAILED, "no repository could be reached: nothing backed up")
             )
-            return new
+            return
         for source in self.plan.sources:
             for spec in targets:
-                snap = self._backup(spec, self.open[spec.name], source)
-                if snap:
-                    new.setdefault(spec.name, []).append(snap)
-        return new
+                self._backup(spec, self.open[spec.name], source)
 
-    def _backup(self, spec: RepositorySpec, repo: Repository, source: Source) -> str | None:
+    def _backup(self, spec: RepositorySpec, repo: Repository, source: Source) -> None:
         options = BackupOptions(
             paths=list(source.paths),
             tags=list(source.tags),
@@ -195,15 +191,11 @@ class Runner:
                 if guard.alarm is not None:
                     step.status = ALARM
                     step.detail += "; GUARD ALARM: " + "; ".join(guard.verdict.reasons)
-            return report.snapshot_id
-        return None
 
-    def _copies(self, new: dict[str, list[str]]) -> None:
-        """Copy to every other reachable repository what it lacks of this plan's snapshots,
-        so a copy that missed earlier runs catches up."""
-        if not new:
-            return
-        primary = next(iter(new))
+    def _copies(self, primary: str) -> None:
+        """Copy to every other reachable repository what it lacks of the plan's snapshots
+        in `primary`, so a copy that missed earlier runs catches up (even when today's
+        backup failed)."""
         source = self.open[primary]
         wanted = [
             s.id
