@@ -232,3 +232,19 @@ def test_a_failed_backup_still_lets_a_lagging_copy_catch_up(ws: Workspace) -> No
     (backup,) = steps(r, "backup")
     assert backup["status"] == "failed" and "nothing was backed up" in str(backup["detail"])
     assert {s["repository"]: s["copied"] for s in steps(r, "copy")} == {"nas": 1, "cloud": 0}
+
+
+def test_the_plans_guard_thresholds_and_canaries_judge_its_backups(ws: Workspace) -> None:
+    ws.add("usb", str(ws.root / "usb"), "disk")
+    canary = ws.src / "dept0" / "memo005.txt"
+    ws.tables = f'[guard]\ndeleted_files = 1000\ncanary = ["{canary}"]\n'
+    ws.write()
+    assert ws.run(1).code == 0
+    shutil.rmtree(ws.src / "dept1")  # 30 of 90 files: an alarm by default, not under this plan
+    r = ws.run(2)
+    assert r.code == 0, r.out
+    assert steps(r, "backup")[0]["guard"] != "alarm"
+    canary.write_text("touched\n")
+    r = ws.run(3)
+    assert r.code == EXIT_GUARD_ALARM, r.out
+    assert "canary" in str(steps(r, "backup")[0]["detail"])
