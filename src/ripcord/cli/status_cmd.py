@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ripcord.cli.env import Env, json_option, pass_env
+from ripcord.cli.forget_cmd import PIPED_WIDTH
 from ripcord.cli.plan_env import open_spec
 from ripcord.errors import EXIT_GUARD_ALARM, EXIT_RULE_BROKEN
 from ripcord.plan.model import Plan, RepositorySpec
@@ -82,7 +83,8 @@ def status_cmd(env: Env, at: str | None, timeout: float) -> int:
         "exit_code": code,
     }
 
-    def human(c: Console) -> None:
+    def human(out: Console) -> None:
+        c = _piped(out)
         c.print(f"plan [bold]{escape(plan.name)}[/] ({escape(str(plan.path))}) as of {_when(now)}")
         for spec, state in zip(plan.repositories, states, strict=True):
             _copy_table(c, plan, spec, state, now)
@@ -105,7 +107,8 @@ def _one(env: Env, now: datetime) -> int:
     doc = {"repository": where, "time": now.isoformat(), **state_doc(state)}
     doc.pop("reachable")
 
-    def human(c: Console) -> None:
+    def human(out: Console) -> None:
+        c = _piped(out)
         c.print(f"repository [bold]{escape(where)}[/] as of {_when(now)}")
         t = _table()
         if not state.newest:
@@ -182,10 +185,16 @@ def _copy_table(
     _alarms(c, state, spec.name)
 
 
+def _piped(out: Console) -> Console:
+    """Piped, a row stays on one line (for grep); on a terminal a long path folds,
+    never cut short: someone may have to copy it."""
+    return out if out.is_terminal else Console(file=out.file, width=PIPED_WIDTH, highlight=False)
+
+
 def _table() -> Table:
     t = Table(box=None, show_header=False, padding=(0, 2, 0, 2))
     t.add_column(no_wrap=True, min_width=10)
-    t.add_column()
+    t.add_column(overflow="fold")
     return t
 
 
