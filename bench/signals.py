@@ -14,6 +14,14 @@
         each, page cache dropped before each, as root), round after round so a busy
         machine's drift hits every one alike; medians and min-max of wall and CPU time.
 
+    PYTHONPATH=PINNED/src .venv/bin/python bench/signals.py inside --data DIR --rounds 3
+        First backups of DIR in this process (ripcord from PYTHONPATH), each into a fresh
+        repository after dropping the page cache: the CPU the process spent, and the
+        part of it spent inside Sampler.signal on all threads (where a one-piece file's
+        signal is taken whole), less the timer's own cost. What the other two cannot
+        tell apart: how much of a backup's CPU the signals are, on a machine too busy
+        for a few tenths of a second to show in `ab`.
+
 Make DIR with `python3 bench/gen.py mixed --seed 1 --out DIR`; pin each version as
 bench/README.md says.
 """
@@ -160,6 +168,68 @@ def ab(data: Path, rounds: int, tools: list[tuple[str, str]]) -> None:
         )
 
 
+def inside(data: Path, rounds: int) -> None:
+    import contextlib
+    import io
+    import resource
+
+    from ripcord.archive import signals
+    from ripcord.cli.main import run
+
+    spent: list[float] = []  # list.append is atomic: the read workers call it too
+    original = signals.Sampler.signal
+
+    def timed(self: Any) -> Any:
+        t = time.thread_time()
+        try:
+            return original(self)
+        finally:
+            spent.append(time.thread_time() - t)
+
+    def idle(self: Any) -> None:
+        return None
+
+    signals.Sampler.signal = idle  # type: ignore[method-assign]
+    t = time.thread_time()
+    for _ in range(100_000):  # the timer's own cost, as the wrapper pays it
+        timed(None)
+    del spent[:]
+    timer = (time.thread_time() - t) / 100_000
+    signals.Sampler.signal = timed  # type: ignore[method-assign]
+    sys.setswitchinterval(0.0005)  # as `ripcord` itself does (cli/main.py)
+    os.environ.update(RIPCORD_PASSWORD="bench", RIPCORD_NO_PROGRESS="1")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rc-signals-") as tmp:
+        for r in range(rounds):
+            repo = f"{tmp}/repo{r}"
+            os.environ["RIPCORD_CACHE_DIR"] = f"{tmp}/cache{r}"
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                init = ["-r", repo, "init", "--kdf-iterations", "1", "--kdf-memory-mib", "1"]
+                assert run(init) == 0, out.getvalue()
+            subprocess.run(["sync"], check=True)
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+            del spent[:]
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            with contextlib.redirect_stdout(out):
+                assert run(["-r", repo, "backup", str(data)]) == 0, out.getvalue()
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            sig = sum(spent) - timer * len(spent)
+            rows.append((cpu_s, sig, len(spent)))
+            print(
+                f"round {r + 1}: {cpu_s:.2f} s CPU, {sig:.3f} s of it in signals"
+                f" ({100 * sig / cpu_s:.1f} %), {len(spent)} files, load {os.getloadavg()[0]:.1f}"
+            )
+    cpu_m = statistics.median(x[0] for x in rows)
+    sig_m = statistics.median(x[1] for x in rows)
+    share = statistics.median(x[1] / x[0] for x in rows)
+    print(
+        f"median: {cpu_m:.2f} s CPU, {sig_m:.3f} s in signals ({100 * share:.1f} %),"
+        f" {1e6 * sig_m / max(rows[0][2], 1):.1f} µs a file; timer {1e6 * timer:.2f} µs a call"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -169,9 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.add_argument("--data", type=Path, required=True)
     a.add_argument("--rounds", type=int, default=9)
     a.add_argument("tools", nargs="+", metavar="NAME=RIPCORD")
+    i = sub.add_parser("inside")
+    i.add_argument("--data", type=Path, required=True)
+    i.add_argument("--rounds", type=int, default=3)
     args = p.parse_args(argv)
     if args.cmd == "cpu":
         cpu(args.dir)
+    elif args.cmd == "inside":
+        inside(args.data, args.rounds)
     else:
         ab(args.data, args.rounds, [tuple(t.split("=", 1)) for t in args.tools])
     return 0
