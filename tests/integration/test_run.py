@@ -248,3 +248,13 @@ def test_the_plans_guard_thresholds_and_canaries_judge_its_backups(ws: Workspace
     r = ws.run(3)
     assert r.code == EXIT_GUARD_ALARM, r.out
     assert "canary" in str(steps(r, "backup")[0]["detail"])
+
+
+def test_backup_under_a_plan_is_judged_by_its_guard_thresholds(ws: Workspace) -> None:
+    ws.add("usb", str(ws.root / "usb"), "disk")
+    ws.tables = "[guard]\ndeleted_files = 1000\n"
+    ws.write()
+    assert ws.ripcord("backup", str(ws.src)).code == 0
+    shutil.rmtree(ws.src / "dept1")
+    r = ws.ripcord("backup", str(ws.src), "--json")
+    assert r.code == 0 and r.json["guard"]["verdict"] != "alarm", r.out

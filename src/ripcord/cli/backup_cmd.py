@@ -88,7 +88,10 @@ def backup(
     )
     if host:
         options.host = host
+    plan = env.plan()  # with --plan, its [guard] thresholds judge this backup too
     guard = Guard(canaries=[_absolute(c) for c in canaries])
+    if plan is not None:
+        guard.settings = plan.guard
     with env.open(create_default=True) as repo:
         report = Backup(repo, options, env.progress(), judge=guard).run()
     doc = {
