@@ -296,9 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         AWS_DEFAULT_REGION=REGION,
     )
     generated = args.work / "data" / f"mixed-{args.scale}-{args.seed}"
-    if not generated.exists():
+    if not generated.exists():  # made aside and renamed: an interrupted run leaves no half set
         log(f"generating the mixed set (scale {args.scale}, seed {args.seed}) in {generated}")
-        gen.generate("mixed", args.seed, generated, args.scale)
+        partial = generated.with_name(generated.name + ".partial")
+        gen.generate("mixed", args.seed, partial, args.scale)
+        partial.rename(generated)
     data = args.work / "src"  # mutated by the run: a fresh copy each time
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(generated, data, symlinks=True)
