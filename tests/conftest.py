@@ -101,6 +101,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "RIPCORD_CACHE_DIR": str(tmp_path / "cache"),
         "RIPCORD_DATA_DIR": str(tmp_path / "data"),
         "RIPCORD_CONFIG_DIR": str(tmp_path / "config"),
+        "RIPCORD_STATE_DIR": str(tmp_path / "state"),
         "RIPCORD_NO_PROGRESS": "1",
     }
     monkeypatch.delenv("RIPCORD_REPO", raising=False)
