@@ -3,6 +3,7 @@ its own (unreachable, offline, failover), independent mode, schedules, hooks, th
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ripcord.errors import EXIT_ERROR, EXIT_GUARD_ALARM
+from ripcord.errors import EXIT_ERROR, EXIT_GUARD_ALARM, EXIT_LOCKED
 from tests.conftest import Cli
 from tests.integration.test_guard import office
 from tests.plans import Workspace, day, steps
@@ -258,3 +259,18 @@ def test_backup_under_a_plan_is_judged_by_its_guard_thresholds(ws: Workspace) ->
     shutil.rmtree(ws.src / "dept1")
     r = ws.ripcord("backup", str(ws.src), "--json")
     assert r.code == 0 and r.json["guard"]["verdict"] != "alarm", r.out
+
+
+def test_a_second_run_of_the_same_plan_at_once_does_nothing(ws: Workspace) -> None:
+    ws.add("usb", str(ws.root / "usb"), "disk")
+    ws.write()
+    lock = Path(ws.env["RIPCORD_STATE_DIR"]) / "office.run.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "w") as held:
+        held.write("pid 4242\n")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = ws.run(1)
+        assert r.code == EXIT_LOCKED and "pid 4242" in r.err, r.err
+        assert snapshots(ws, "usb") == []
+    assert ws.run(1).code == 0

@@ -10,6 +10,8 @@ others, because the point of several copies is that they fail separately.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -22,11 +24,13 @@ from ripcord.errors import (
     EXIT_ERROR,
     EXIT_GUARD_ALARM,
     EXIT_PARTIAL,
+    LockedError,
     RipcordError,
 )
 from ripcord.guard.guard import Guard
 from ripcord.plan.hooks import HookOutcome, fire
 from ripcord.plan.model import Plan, RepositorySpec, Source
+from ripcord.plan.state import state_path
 from ripcord.plan.status import Connect, belongs
 from ripcord.replicate.copy import copy_snapshots
 from ripcord.repository import Repository
@@ -291,6 +295,27 @@ class Runner:
             )
 
 
+@contextmanager
+def one_at_a_time(plan: Plan) -> Iterator[None]:
+    """Hold the plan's run lock: a timer firing while a long run (or one started by
+    hand) still goes would back up and prune the same copies twice at once."""
+    path = state_path(plan).with_suffix(".run.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise LockedError(
+                f"another run of plan {plan.name} is going on ({holder}); this one does nothing"
+            ) from None
+        f.truncate(0)
+        f.write(f"pid {os.getpid()}\n")
+        f.flush()
+        yield
+
+
 def _due(records: Sequence[_Dated], every: timedelta, now: datetime) -> bool:
     last = max((r.time for r in records), default=None)
     return last is None or now - last >= every
@@ -310,7 +335,12 @@ def run_plan(
 ) -> RunReport:
     """Run `plan` between its hooks: start before; after, success, or failure (and
     alarm first, on a guard alarm). A failing hook is reported, never fatal."""
-    runner = Runner(plan, connect, now, progress, say)
+    with one_at_a_time(plan):
+        runner = Runner(plan, connect, now, progress, say)
+        return _between_hooks(plan, runner)
+
+
+def _between_hooks(plan: Plan, runner: Runner) -> RunReport:
     started = fire(plan.hooks, "start", runner.report.doc(), plan.name, plan.path)
     report = runner.run()
     summary = report.doc()
