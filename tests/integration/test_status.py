@@ -131,6 +131,10 @@ def test_one_repository_without_a_plan_shows_its_facts(office: Office) -> None:
     assert newest["source"] == f"{socket.gethostname()}:{office.src}"
     assert doc["immutable"]["verified"] and doc["check"]["result"] == "pass"
     assert "rules" not in doc and doc["alarms"] == []
+    plan = office.plan(usb={}, nas={}, cloud={})  # -r names one of the plan's copies
+    r = UrlCli("", office.env)("--plan", str(plan), "-r", "nas", "status", "--json", repo=False)
+    assert r.code == 0 and r.json["repository"] == "nas" and "rules" not in r.json
+    assert r.json["immutable"]["how"].startswith("an SFTP account")
 
 
 def test_an_unreachable_copy_says_when_it_last_succeeded(office: Office) -> None:

@@ -48,12 +48,12 @@ def status_cmd(env: Env, at: str | None, timeout: float) -> int:
     that cannot be reached now is reported from its last observation.
 
     Exits 0 when every rule holds, 6 when one does not, 4 when they hold but a
-    guard alarm awaits an answer (`guard ack`). Without --plan: the repository's
-    facts (-r), exit 4 with an unanswered alarm.
+    guard alarm awaits an answer (`guard ack`). Without --plan, or with -r: that
+    one repository's facts, no verdict; exit 4 with an unanswered alarm.
     """
     now = parse_time(at) if at else datetime.now().astimezone()
     plan = env.plan()
-    if plan is None:
+    if plan is None or env.repo is not None:  # -r: that one repository (a plan's, by name)
         return _one(env, now)
     before, problem = recall(plan)
     observed = observe_all(plan, lambda spec: open_spec(env, spec), now, timeout)
@@ -101,10 +101,10 @@ def status_cmd(env: Env, at: str | None, timeout: float) -> int:
 def _one(env: Env, now: datetime) -> int:
     """One repository (-r): its facts and alarms, no verdict (no plan, no rules)."""
     plan = Plan(Path("-"), (), ())
+    where = env.repo or "the default repository"
     with env.open() as repo:
-        state = facts(repo, "repository", plan, now)
-        where = env.repo or "the default repository"
-    doc = {"repository": where, "time": now.isoformat(), **state_doc(state)}
+        state = facts(repo, where, plan, now)
+    doc = {**state_doc(state), "time": now.isoformat()}
     doc.pop("reachable")
 
     def human(out: Console) -> None:
