@@ -54,3 +54,13 @@ def test_maintain_keeps_check_records_locked(cli: Cli, src: Path) -> None:
     record = cli.ok("check", "--json").json["record"]
     with api_repo(cli) as repo:
         assert f"checks/{record}" in {o.name for o in live_objects(repo, [])}
+
+
+def test_prune_keeps_check_records(cli: Cli, src: Path) -> None:
+    first = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    record = cli.ok("check", "--json").json["record"]
+    cli.ok("backup", str(src))
+    cli.ok("forget", first, "--prune")
+    assert (cli.repo / "checks" / record).is_file()
+    with api_repo(cli) as repo:
+        assert [c.id for c in repo.checks()] == [record]

@@ -75,6 +75,8 @@ def test_an_append_only_server_is_immutable_and_a_plain_one_is_not(
             "verified": True,
             "how": "the server is append-only: it refuses every deletion",
         }
+        record = locked.ok("check", "--json").json["record"]  # a record is an append
+        assert (server.root / "locked" / "checks" / record).is_file()
 
 
 def test_a_local_directory_is_not_immutable(
