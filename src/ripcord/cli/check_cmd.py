@@ -12,7 +12,7 @@ from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.errors import EXIT_DAMAGED, UsageError
 from ripcord.repository.packer import pack_name
 from ripcord.verify.check import CheckReport, Problem
-from ripcord.verify.checked import ALL, check_and_record
+from ripcord.verify.checked import ALL, NEEDS_DATA, check_and_record
 from ripcord.verify.parity_heal import NO_PARITY, Healing
 
 SHOWN = 10  # affected paths printed per problem; --json has up to MAX_NAMED
@@ -46,6 +46,8 @@ def check_cmd(env: Env, read_data: bool, read_data_subset: str | None, repair: b
     """
     if read_data and read_data_subset:
         raise UsageError("--read-data and --read-data-subset cannot be combined")
+    if repair and not (read_data or read_data_subset):
+        raise UsageError(NEEDS_DATA)  # before any password is asked for
     with env.open() as repo:
         done = check_and_record(repo, ALL if read_data else read_data_subset, repair, env.progress)
     report, healing = done.report, done.healing

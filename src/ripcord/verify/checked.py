@@ -27,6 +27,7 @@ from ripcord.verify.parity_heal import Healing, heal
 from ripcord.verify.subset import VerifiedLog, parse_subset
 
 ALL = "all"  # read_data: every pack
+NEEDS_DATA = "--repair heals what reading data finds: add --read-data or a subset"
 
 
 @dataclass
@@ -53,7 +54,7 @@ def check_and_record(
     is raised once a failed record naming it is written (if the store takes it).
     """
     if repair and read_data is None:
-        raise UsageError("--repair heals what reading data finds: add --read-data or a subset")
+        raise UsageError(NEEDS_DATA)
     started, clock = repo.clock(), time.monotonic()
     read = "metadata" if read_data is None else ALL if read_data == ALL else f"subset:{read_data}"
     with repo.reading():
