@@ -187,3 +187,17 @@ def test_a_state_file_that_cannot_be_written_is_a_reason_not_a_crash(
     monkeypatch.setenv("RIPCORD_STATE_DIR", str(tmp_path / "file" / "state"))
     problem = remember(PLAN, [seen("nas", NOW)])
     assert problem is not None and problem.startswith("the state file ")
+
+
+def test_marks_are_folded_as_of_the_time_asked_about(mem_repo: Repository) -> None:
+    """`run --time` weeks ahead of the real clock dates an ack then: status as of that
+    time must see the alarm answered."""
+    snap = snapshot(mem_repo, NOW)
+    later = datetime.now(UTC) + timedelta(days=10)
+    mem_repo.clock = lambda: NOW
+    mem_repo.add_mark("alarm", [snap, snap], "mass deletion")
+    mem_repo.clock = lambda: later
+    mem_repo.add_mark("ack", [snap], "intentional")
+    before = observe(NAS, connect_to(mem_repo), PLAN, later - HOUR)
+    assert [a.snapshot for a in before.alarms] == [snap]
+    assert observe(NAS, connect_to(mem_repo), PLAN, later).alarms == ()
