@@ -166,6 +166,15 @@ def ab(data: Path, rounds: int, tools: list[tuple[str, str]]) -> None:
             f"| {name} | {mw:.2f} | {w[0]:.2f}-{w[-1]:.2f} | {mc:.2f} | {c[0]:.2f}-{c[-1]:.2f} "
             f"| wall {100 * (mw / base_wall - 1):+.1f} %, CPU {mc - base_cpu:+.2f} s |"
         )
+    print(f"\nCPU against {first} in the same round (rounds run each tool in turn):")
+    for name, rs in list(runs.items())[1:]:
+        d = [x[1] - b[1] for x, b in zip(rs, runs[first], strict=True)]
+        q = statistics.quantiles(d, n=4) if len(d) > 1 else d * 3
+        err = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
+        print(
+            f"  {name}: median {statistics.median(d):+.2f} s (quartiles {q[0]:+.2f} … {q[-1]:+.2f}),"
+            f" mean {statistics.mean(d):+.2f} ± {err:.2f} s ({100 * statistics.mean(d) / base_cpu:+.1f} %)"
+        )
 
 
 def inside(data: Path, rounds: int) -> None:
