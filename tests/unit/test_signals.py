@@ -22,11 +22,12 @@ from ripcord.archive.signals import (
     MAX_SAMPLES,
     MIN_CONTENT,
     MIN_MEASURED,
+    MIN_SAMPLES,
     SAMPLE,
     SKIP,
     Sampler,
-    body_spots,
     compressibility,
+    sample_starts,
     signal_of,
 )
 from tests.samples import NOTES, ORDINARY, encrypt, formats, png, prose
@@ -131,6 +132,11 @@ def test_compressibility_scale() -> None:
 # -- where samples sit -----------------------------------------------------------------
 
 
+def body_spots(size: int) -> list[tuple[int, int]]:
+    """The [start, end) of each sample."""
+    return [(a, a + SAMPLE) for a in sample_starts(size)]
+
+
 @given(st.integers(min_value=0, max_value=2**42))
 def test_body_spots_are_bounded_ordered_and_inside(size: int) -> None:
     spots = body_spots(size)
@@ -142,6 +148,17 @@ def test_body_spots_are_bounded_ordered_and_inside(size: int) -> None:
         assert spots[0][0] == SKIP and spots[-1][1] == size  # from the first 4 KiB on, to the end
     else:
         assert spots == []  # body = head
+
+
+@given(st.integers(min_value=0, max_value=2**42))
+def test_samples_sit_where_format_md_says(size: int) -> None:
+    """Evenly spaced from offset 4096 to the end (docs/FORMAT.md §Trees), the shortcut
+    for four samples included: signals are only comparable when taken the same way."""
+    starts = sample_starts(size)
+    if starts:
+        n = min(MAX_SAMPLES, max(MIN_SAMPLES, size // (256 * 1024)))
+        step = (size - SKIP - SAMPLE) / (n - 1)
+        assert starts == [SKIP + round(i * step) for i in range(n)]
 
 
 def test_small_content_has_no_signal() -> None:
