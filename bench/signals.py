@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -171,9 +172,11 @@ def ab(data: Path, rounds: int, tools: list[tuple[str, str]]) -> None:
         d = [x[1] - b[1] for x, b in zip(rs, runs[first], strict=True)]
         q = statistics.quantiles(d, n=4) if len(d) > 1 else d * 3
         err = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
+        mean = statistics.mean(d)
         print(
-            f"  {name}: median {statistics.median(d):+.2f} s (quartiles {q[0]:+.2f} … {q[-1]:+.2f}),"
-            f" mean {statistics.mean(d):+.2f} ± {err:.2f} s ({100 * statistics.mean(d) / base_cpu:+.1f} %)"
+            f"  {name}: median {statistics.median(d):+.2f} s"
+            f" (quartiles {q[0]:+.2f} … {q[-1]:+.2f}),"
+            f" mean {mean:+.2f} ± {err:.2f} s ({100 * mean / base_cpu:+.1f} %)"
         )
 
 
@@ -186,6 +189,8 @@ def inside(data: Path, rounds: int) -> None:
     from ripcord.cli.main import run
 
     spent: list[float] = []  # list.append is atomic: the read workers call it too
+    walker: list[float] = []  # the part on the walking (main) thread: files streamed there
+    main = threading.main_thread()
 
     def timing(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def timed(self: Any) -> Any:
@@ -194,6 +199,8 @@ def inside(data: Path, rounds: int) -> None:
                 return fn(self)
             finally:
                 spent.append(time.thread_time() - t)
+                if threading.current_thread() is main:
+                    walker.append(spent[-1])
 
         return timed
 
@@ -217,7 +224,7 @@ def inside(data: Path, rounds: int) -> None:
                 assert run(init) == 0, out.getvalue()
             subprocess.run(["sync"], check=True)
             Path("/proc/sys/vm/drop_caches").write_text("3\n")
-            del spent[:]
+            del spent[:], walker[:]
             before = resource.getrusage(resource.RUSAGE_SELF)
             with contextlib.redirect_stdout(out):
                 assert run(["-r", repo, "backup", str(data)]) == 0, out.getvalue()
@@ -225,9 +232,11 @@ def inside(data: Path, rounds: int) -> None:
             cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             sig = sum(spent) - timer * len(spent)
             rows.append((cpu_s, sig, len(spent)))
+            on_walker = sum(walker) - timer * len(walker)
             print(
                 f"round {r + 1}: {cpu_s:.2f} s CPU, {sig:.3f} s of it in signals"
-                f" ({100 * sig / cpu_s:.1f} %), {len(spent)} files, load {os.getloadavg()[0]:.1f}"
+                f" ({100 * sig / cpu_s:.1f} %; {on_walker:.3f} s on the walking thread,"
+                f" {len(walker)} files), {len(spent)} files, load {os.getloadavg()[0]:.1f}"
             )
     cpu_m = statistics.median(x[0] for x in rows)
     sig_m = statistics.median(x[1] for x in rows)
