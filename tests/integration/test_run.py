@@ -274,3 +274,18 @@ def test_a_second_run_of_the_same_plan_at_once_does_nothing(ws: Workspace) -> No
         assert r.code == EXIT_LOCKED and "pid 4242" in r.err, r.err
         assert snapshots(ws, "usb") == []
     assert ws.run(1).code == 0
+
+
+def test_a_copy_that_keeps_fewer_snapshots_is_not_filled_up_again(ws: Workspace) -> None:
+    ws.add("usb", str(ws.root / "usb"), "disk")
+    ws.add("cloud", str(ws.root / "cloud"), "object-storage")
+    ws.tables = "[retention]\nkeep_daily = 4\n\n[repository.cloud.retention]\nkeep_daily = 2\n"
+    ws.write()
+    for n in range(1, 7):
+        (ws.src / "day.txt").write_text(f"day {n}\n")
+        r = ws.run(n)
+        assert r.code == 0, r.out
+        (copy,) = steps(r, "copy")
+        assert copy["copied"] == 1, (n, copy)
+    assert len(snapshots(ws, "usb")) == 4
+    assert len(snapshots(ws, "cloud")) == 2

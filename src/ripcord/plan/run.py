@@ -197,14 +197,16 @@ class Runner:
                     step.detail += "; GUARD ALARM: " + "; ".join(guard.verdict.reasons)
 
     def _copies(self, primary: str) -> None:
-        """Copy to every other reachable repository what it lacks of the plan's snapshots
-        in `primary`, so a copy that missed earlier runs catches up (even when today's
-        backup failed)."""
+        """Copy to every other reachable repository the plan's snapshots in `primary`
+        newer than its newest of the same source, so a copy that missed earlier runs
+        catches up (even when today's backup failed), while one its own retention thinned
+        is not filled up again with what it forgot and pruned."""
         source = self.open[primary]
-        wanted = [
-            s.id
+        ours = [
+            (src.name, s)
             for s in source.snapshots()
-            if any(belongs(self.plan, src, s) for src in self.plan.sources)
+            for src in self.plan.sources
+            if belongs(self.plan, src, s)
         ]
         for spec in self.plan.repositories:
             target = self.open.get(spec.name)
@@ -212,6 +214,14 @@ class Runner:
                 continue
             with self._step("copy", spec) as step:
                 self.say(f"copying from {primary} to {spec.name}")
+                held = target.snapshots()
+                newest = {
+                    src.name: max(
+                        (s.time for s in held if belongs(self.plan, src, s)), default=None
+                    )
+                    for src in self.plan.sources
+                }
+                wanted = [s.id for name, s in ours if _later(s.time, newest[name])]
                 copied = copy_snapshots(source, target, wanted, self.progress())
                 step.facts = {
                     "from": primary,
@@ -314,6 +324,10 @@ def one_at_a_time(plan: Plan) -> Iterator[None]:
         f.write(f"pid {os.getpid()}\n")
         f.flush()
         yield
+
+
+def _later(t: datetime, than: datetime | None) -> bool:
+    return than is None or t > than
 
 
 def _due(records: Sequence[_Dated], every: timedelta, now: datetime) -> bool:
