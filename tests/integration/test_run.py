@@ -289,3 +289,14 @@ def test_a_copy_that_keeps_fewer_snapshots_is_not_filled_up_again(ws: Workspace)
         assert copy["copied"] == 1, (n, copy)
     assert len(snapshots(ws, "usb")) == 4
     assert len(snapshots(ws, "cloud")) == 2
+
+
+def test_copy_takes_the_plans_repository_names_with_their_passwords(ws: Workspace) -> None:
+    three(ws)
+    assert ws.on("usb", "backup", str(ws.src)).code == 0
+    r = ws.ripcord("copy", "--from", "usb", "--to", "cloud", "--json")
+    assert r.code == 0, r.err
+    assert len(r.json["copied"]) == 1
+    assert len(snapshots(ws, "cloud")) == 1 and snapshots(ws, "nas") == []
+    unknown = ws.ripcord("copy", "--from", "usb", "--to", "tape")
+    assert unknown.code == 2 and "has no repository 'tape'" in unknown.err

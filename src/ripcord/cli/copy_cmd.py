@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import click
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.markup import escape
 
 from ripcord.cli.env import Env, human_bytes, json_option, pass_env
 from ripcord.cli.other_repo import OtherPassword, open_other, password_options
+from ripcord.cli.plan_env import resolve_location
 from ripcord.replicate.copy import CopyReport, copy_snapshots
 from ripcord.repository import Repository, Snapshot, resolve
 
@@ -91,7 +93,12 @@ def _open(
             yield repo
         return
     assert location is not None and password is not None
-    with open_other(location, password, "the target", beside) as repo:
+    url, credentials = resolve_location(location, env.plan())  # a plan's name: its own
+    if credentials.password_file or credentials.password_command:
+        password = replace(
+            password, file=credentials.password_file, command=credentials.password_command
+        )
+    with open_other(url, password, "the target", beside) as repo:
         yield repo
 
 
