@@ -27,34 +27,24 @@ project venv. Ratios are the first tool over the other.
 
 from __future__ import annotations
 
-import os
+import argparse
+import contextlib
+import dataclasses
+import json
+import shutil
+import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-# This file is named like the standard library's `copy`, which dataclasses and argparse
-# import: take the real one before this folder goes back on the path for gen and run.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-import copy  # noqa: E402, F401
-
-sys.path.insert(0, _HERE)
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import gen  # noqa: E402
-import run  # noqa: E402
-from run import MIB, StepResult, ToolRun, log  # noqa: E402
+import gen
+import run
+from run import MIB, StepResult, ToolRun, log
 
 sys.path.insert(0, str(run.BENCH_DIR.parent))  # the test fixture that starts SeaweedFS
-from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, S3Server, Seaweed  # noqa: E402
+from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, S3Server, Seaweed
 
 TARGETS = ("local", "s3")
 COPIES = (
