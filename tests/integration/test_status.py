@@ -109,7 +109,7 @@ def test_every_rule_holds_after_backups_checks_and_drills(office: Office) -> Non
     assert "locked in compliance mode until" in cloud["immutable"]["how"]
     assert copies["nas"]["immutable"] == {
         "verified": False,
-        "how": "an SFTP account: whoever can write backups can delete them",
+        "how": "an SFTP account, where whoever can write backups can delete them",
         "claimed": False,
     }
     assert not copies["usb"]["immutable"]["verified"]
@@ -229,7 +229,8 @@ def test_an_immutability_claim_the_store_does_not_back_is_reported(
     office.cli("cloud").ok("backup", str(office.src))
     found = office.broken(office.plan(nas={}, cloud={}))
     assert found["1 immutable or offline"] == (
-        "'cloud' is said to be immutable, but the bucket has no Object Lock: backups can be deleted"
+        "'cloud' is said to be immutable, but is not: the bucket has no Object Lock, so backups"
+        " can be deleted"
     )
 
 

@@ -55,7 +55,7 @@ def test_object_lock_on_the_bucket_without_locked_objects_is_not_immutable(
 def test_a_plain_bucket_is_not_immutable(s3_cli: Any, src: Path) -> None:
     assert immutable(s3_cli(False), src) == {
         "verified": False,
-        "how": "the bucket has no Object Lock: backups can be deleted",
+        "how": "the bucket has no Object Lock, so backups can be deleted",
     }
 
 
@@ -73,7 +73,7 @@ def test_an_append_only_server_is_immutable_and_a_plain_one_is_not(
         locked = UrlCli(server.url("locked", server.add_user("locked")), cli_env)
         assert immutable(locked, src) == {
             "verified": True,
-            "how": "the server is append-only: it refuses every deletion",
+            "how": "the server is append-only and refuses every deletion",
         }
         record = locked.ok("check", "--json").json["record"]  # a record is an append
         assert (server.root / "locked" / "checks" / record).is_file()
@@ -84,5 +84,5 @@ def test_a_local_directory_is_not_immutable(
 ) -> None:
     assert immutable(UrlCli(str(tmp_path / "repo"), cli_env), src) == {
         "verified": False,
-        "how": "a directory: whoever can write backups can delete them",
+        "how": "a directory, where whoever can write backups can delete them",
     }

@@ -20,7 +20,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 SOURCE = Source("office", ("/srv/office",))
 LOCKED = Immutability(True, "S3 Object Lock: snapshot aaaa is locked until 2026-12-24")
-DIRECTORY = Immutability(False, "a directory: whoever can write backups can delete them")
+DIRECTORY = Immutability(False, "a directory, where whoever can write backups can delete them")
 
 
 def spec(name: str, media: str, **kw: Any) -> RepositorySpec:
@@ -148,16 +148,19 @@ def test_no_offsite_copy_breaks_the_offsite_rule() -> None:
 
 def test_an_unbacked_immutability_claim_is_reported_and_breaks_the_rule_alone() -> None:
     plan = office(spec("nas", "nas"), spec("cloud", "object-storage", offsite=True, immutable=True))
-    plain = Immutability(False, "the bucket has no Object Lock: backups can be deleted")
+    plain = Immutability(False, "the bucket has no Object Lock, so backups can be deleted")
     found = broken(plan, [good("nas"), good("cloud", immutable=plain)])
     assert found == {
-        "1 immutable or offline": "'cloud' is said to be immutable, but the bucket has no"
-        " Object Lock: backups can be deleted"
+        "1 immutable or offline": "'cloud' is said to be immutable, but is not: the bucket has"
+        " no Object Lock, so backups can be deleted"
     }
     # with an offline copy the rule holds, and the false claim is still said
     held = rules(office(), [good("usb"), good("nas"), good("cloud", immutable=plain)])
     assert held["1 immutable or offline"].holds
-    assert "'cloud' is said to be immutable, but" in held["1 immutable or offline"].reason
+    assert (
+        "'cloud' is said to be immutable, but is not: the bucket"
+        in held["1 immutable or offline"].reason
+    )
 
 
 def test_nothing_immutable_or_offline_breaks_the_rule() -> None:

@@ -9,10 +9,8 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ripcord.cli.env import Env, json_option, pass_env
-from ripcord.cli.forget_cmd import PIPED_WIDTH
 from ripcord.cli.plan_env import open_spec
 from ripcord.errors import EXIT_GUARD_ALARM, EXIT_RULE_BROKEN
 from ripcord.plan.model import Plan, RepositorySpec
@@ -83,8 +81,7 @@ def status_cmd(env: Env, at: str | None, timeout: float) -> int:
         "exit_code": code,
     }
 
-    def human(out: Console) -> None:
-        c = _piped(out)
+    def human(c: Console) -> None:
         c.print(f"plan [bold]{escape(plan.name)}[/] ({escape(str(plan.path))}) as of {_when(now)}")
         for spec, state in zip(plan.repositories, states, strict=True):
             _copy_table(c, plan, spec, state, now)
@@ -107,19 +104,18 @@ def _one(env: Env, now: datetime) -> int:
     doc = {**state_doc(state), "time": now.isoformat()}
     doc.pop("reachable")
 
-    def human(out: Console) -> None:
-        c = _piped(out)
+    def human(c: Console) -> None:
         c.print(f"repository [bold]{escape(where)}[/] as of {_when(now)}")
-        t = _table()
+        t = _Rows()
         if not state.newest:
             t.add_row("snapshots", "none")
         for n in state.newest:
-            t.add_row(escape(n.source), _snap(n.snapshot, n.time, now))
+            t.add_row(n.source, _snap(n.snapshot, n.time, now))
         _proofs(t, state, now)
         if state.immutable is not None:
             mark = "[green]yes[/]" if state.immutable.verified else "no"
             t.add_row("immutable", f"{mark}: {escape(state.immutable.how)}")
-        c.print(t)
+        t.print(c)
         _alarms(c, state, None)
 
     env.emit(doc, human)
@@ -157,7 +153,7 @@ def _copy_table(
     ]
     c.print()
     c.print(f"[bold]{escape(spec.name)}[/] ({escape(', '.join(traits))}) {escape(spec.url)}")
-    t = _table()
+    t = _Rows()
     if state.reachable:
         t.add_row("reachable", "[green]yes[/]")
     elif state.known:
@@ -172,7 +168,7 @@ def _copy_table(
             age = " [green]within the RPO[/]"
         elif n.time is not None:
             age = f" [red]older than the RPO of {span(plan.rpo)}[/]"
-        t.add_row(escape(n.source), _snap(n.snapshot, n.time, now) + age)
+        t.add_row(n.source, _snap(n.snapshot, n.time, now) + age)
     if state.known:
         _proofs(t, state, now)
         claim = "claimed by the plan" if spec.immutable else "not claimed"
@@ -181,24 +177,27 @@ def _copy_table(
             if spec.immutable and not state.immutable.verified:
                 mark = "[red]NO[/]"
             t.add_row("immutable", f"{mark}: {escape(state.immutable.how)} ({claim})")
-    c.print(t)
+    t.print(c)
     _alarms(c, state, spec.name)
 
 
-def _piped(out: Console) -> Console:
-    """Piped, a row stays on one line (for grep); on a terminal a long path folds,
-    never cut short: someone may have to copy it."""
-    return out if out.is_terminal else Console(file=out.file, width=PIPED_WIDTH, highlight=False)
+class _Rows:
+    """`label  value` lines aligned on the longest label. Not a rich Table: a row is
+    one line (for grep) that the terminal wraps, and a path is never cut short."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def add_row(self, label: str, value: str) -> None:
+        self.rows.append((label, value))
+
+    def print(self, c: Console) -> None:
+        width = max((len(label) for label, _ in self.rows), default=0)
+        for label, value in self.rows:
+            c.print(f"  {escape(label.ljust(width))}  {value}")
 
 
-def _table() -> Table:
-    t = Table(box=None, show_header=False, padding=(0, 2, 0, 2))
-    t.add_column(no_wrap=True, min_width=10)
-    t.add_column(overflow="fold")
-    return t
-
-
-def _proofs(t: Table, state: CopyState, now: datetime) -> None:
+def _proofs(t: _Rows, state: CopyState, now: datetime) -> None:
     t.add_row("last check", _proof(state.check, now))
     t.add_row("last drill", _proof(state.drill, now))
 

@@ -26,6 +26,7 @@ from ripcord.repository import Repository
 from ripcord.storage.base import Store
 
 Clock = Callable[[], datetime]
+_WRITERS = ", where whoever can write backups can delete them"
 
 
 def probe(
@@ -38,20 +39,20 @@ def probe(
     if s3 is not None:
         return _s3(repo, s3, newest, clock())
     if store.capabilities.append_only:
-        return Immutability(True, "the server is append-only: it refuses every deletion")
+        return Immutability(True, "the server is append-only and refuses every deletion")
     if _instance(store, "ripcord.storage.rest", "RestStore") is not None:
         return Immutability(False, "the server is not append-only (ripcord serve --append-only)")
     if _instance(store, "ripcord.storage.sftp", "SftpStore") is not None:
-        return Immutability(False, "an SFTP account: whoever can write backups can delete them")
+        return Immutability(False, f"an SFTP account{_WRITERS}")
     if store.capabilities.local:
-        return Immutability(False, "a directory: whoever can write backups can delete them")
+        return Immutability(False, f"a directory{_WRITERS}")
     return Immutability(False, "this store cannot refuse deletion")
 
 
 def _s3(repo: Repository, store: Any, newest: str | None, now: datetime) -> Immutability:
     config = store.object_lock_configuration()
     if config is None:
-        return Immutability(False, "the bucket has no Object Lock: backups can be deleted")
+        return Immutability(False, "the bucket has no Object Lock, so backups can be deleted")
     name = f"snapshots/{newest}" if newest else "config"
     shown = f"snapshot {newest[:12]}" if newest else "the repository's config"
     try:

@@ -273,7 +273,7 @@ def _immutable(copies: list[_Copy], current: list[_Copy]) -> Rule:
     ]
     # a claim the store does not back is said even when the rule holds
     unbacked = [
-        f"{c.name} is said to be immutable, but {c.state.immutable.how}"
+        f"{c.name} is said to be immutable, but is not: {c.state.immutable.how}"
         for c in copies
         if c.spec.immutable and c.state.immutable is not None and not c.verified
     ]
