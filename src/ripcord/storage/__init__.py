@@ -7,6 +7,7 @@ from ripcord.storage.errors import (
     ObjectLocked,
     ObjectNotFound,
     StoreFull,
+    StoreUnavailable,
 )
 from ripcord.storage.local import LocalStore
 from ripcord.storage.memory import MemoryStore
@@ -23,5 +24,6 @@ __all__ = [
     "PutOptions",
     "Store",
     "StoreFull",
+    "StoreUnavailable",
     "validate_name",
 ]

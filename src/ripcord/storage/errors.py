@@ -29,3 +29,8 @@ class ObjectLocked(StoreError):
     def __init__(self, message: str, until: datetime | None = None) -> None:
         super().__init__(message)
         self.until = until  # when the lock ends, if the store said
+
+
+class StoreUnavailable(StoreError):
+    """the store did not answer (a dropped connection, a timeout, a busy server); the
+    same request may work when tried again, which the retry wrapper does"""
