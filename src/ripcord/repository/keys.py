@@ -107,7 +107,7 @@ def parse_key_file(raw: bytes, name: str) -> dict[str, Any]:
         doc = json.loads(raw)
         if not isinstance(doc, dict):
             raise ValueError("not an object")
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # deep nesting is hostile, not a crash
         raise CorruptObject(f"{name}: key file is not valid JSON ({e})") from None
     if doc.get("version") != KEY_VERSION or doc.get("kdf") != "argon2id":
         raise UnsupportedFormat(f"{name}: key version {doc.get('version')!r} is not supported")
