@@ -63,19 +63,22 @@ class Flaky:
         self._lock = threading.Lock()
         self._since_calm = threading.local()
         self._down: str | None = None
+        self._down_at = 0
 
     def __getattr__(self, attr: str) -> Any:
         if attr == "inner":
             raise AttributeError(attr)
         return getattr(self.inner, attr)
 
-    def down(self, why: str = "the store is gone") -> None:
-        """From now on every call fails, transiently as far as the caller can tell."""
+    def down(self, why: str = "the store is gone", after: int = 0) -> None:
+        """After `after` more calls, every call fails: transiently as far as the caller
+        can tell, but for good."""
         self._down = why
+        self._down_at = self.calls + after
 
     def _pick(self, kinds: tuple[str, ...]) -> _Fault | None:
         """The fault this call meets, if any, of those that can happen to it."""
-        if self._down is not None:
+        if self._down is not None and self.calls >= self._down_at:
             raise StoreUnavailable(f"injected: {self._down}")
         row = getattr(self._since_calm, "faults", 0)
         calm = getattr(self._since_calm, "calm", 0)
