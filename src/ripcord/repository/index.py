@@ -98,13 +98,22 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     return db
 
 
+def _private(path: Path) -> None:
+    """The cache file made 0600 in folders made 0700 before SQLite opens it (its journal
+    files take the same mode): it names every pack and blob of the repository."""
+    for folder in reversed([path.parent, *path.parent.parents]):
+        if not folder.exists():
+            folder.mkdir(mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def _open_cache(path: Path | None) -> sqlite3.Connection:
     """The cache at `path`; rebuilt if damaged (a crash, a full disk), and kept in memory
     if it cannot be written there (a read-only home): it is only a cache."""
     if path is None:
         return _connect(None)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         try:
             return _connect(path)
         except sqlite3.OperationalError:

@@ -31,7 +31,7 @@ class LocalStore:
         self.root = Path(root)
         if create:
             try:
-                self.root.mkdir(parents=True, exist_ok=True)
+                self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # key files inside
             except OSError as e:
                 raise StoreError(f"cannot create {self.root}: {e.strerror}") from None
         elif not self.root.is_dir():
