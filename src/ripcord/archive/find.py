@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
 from ripcord.archive.node import DIR, Node
-from ripcord.archive.trees import load_nodes
+from ripcord.archive.trees import below
 from ripcord.errors import UsageError
 from ripcord.repository import Repository, Snapshot
 
@@ -90,7 +90,7 @@ class Finder:
         if found is not None:
             return found
         found = []
-        for child in load_nodes(self._repo, tree_id):
+        for child in below(self._repo, tree_id, at):
             path = at + b"/" + child.name
             if self._criteria.matches(path, child):
                 found.append((child.name, child))

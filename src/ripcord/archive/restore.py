@@ -29,7 +29,7 @@ from ripcord.archive.excludes import Excluder
 from ripcord.archive.meta import write_xattrs
 from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import along, load_nodes, split_path
+from ripcord.archive.trees import along, below, load_nodes, split_path
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.index import Location
@@ -232,7 +232,7 @@ class Restorer:
         wrote = False
         outer = self._locs
         try:
-            children = load_nodes(self.repo, node.subtree) if node.subtree else []
+            children = below(self.repo, node.subtree, path) if node.subtree else []
             self._locs = self.repo.locate_many([b for c in children for b in c.content])
             for child in children:
                 wrote = self._restore(fd, path + b"/" + child.name, child) or wrote

@@ -6,12 +6,23 @@ import os
 from collections.abc import Iterator
 
 from ripcord.archive.node import DIR, Node, decode_tree, tree_refs
-from ripcord.errors import RipcordError
+from ripcord.errors import CorruptObject, RipcordError
 from ripcord.repository import Repository
 
 
 def load_nodes(repo: Repository, tree_id: bytes) -> list[Node]:
     return decode_tree(repo.load_tree(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
+
+
+MAX_DEPTH = 256  # folders within folders: readers recurse, and a backup never goes deeper
+
+
+def below(repo: Repository, tree_id: bytes, path: bytes) -> list[Node]:
+    """The nodes of the folder at `path`, refused past MAX_DEPTH: a crafted snapshot
+    nested thousands deep must be an error, not a RecursionError."""
+    if path.count(b"/") > MAX_DEPTH:
+        raise CorruptObject(f"{os.fsdecode(path)}: folders nested deeper than {MAX_DEPTH} levels")
+    return load_nodes(repo, tree_id)
 
 
 def load_refs(repo: Repository, tree_id: bytes) -> tuple[list[bytes], list[bytes]]:
@@ -51,5 +62,5 @@ def walk(repo: Repository, node: Node, path: bytes) -> Iterator[tuple[bytes, Nod
     """(path, node) for `node` and everything below it, depth first, by name."""
     yield path, node
     if node.type == DIR and node.subtree is not None:
-        for child in load_nodes(repo, node.subtree):
+        for child in below(repo, node.subtree, path):
             yield from walk(repo, child, path.rstrip(b"/") + b"/" + child.name)
