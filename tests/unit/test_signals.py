@@ -319,3 +319,19 @@ def test_a_note_inside_a_large_file_or_a_binary_is_not() -> None:
 def test_one_phrase_or_one_address_is_not_enough() -> None:
     assert not is_note(b"Note: all your files have been encrypted by the new disk policy.\n")
     assert not is_note(b"The decryption tool for our archive format is in tools/.\n")
+
+
+# -- decoding --------------------------------------------------------------------------
+
+
+def test_decoded_signals_are_shared_and_still_validated() -> None:
+    """Decoding reuses the Signal of a wire form met before (most files share one),
+    but a look-alike of another type is still rejected after its twin was decoded."""
+    first = Signal.from_wire([1, 2, "text", False])
+    assert Signal.from_wire([1, 2, "text", False]) is first
+    assert Signal.from_wire([1, 2, "text", 0]) is first  # the flag is read as a bool
+    for bad in ([True, 2, "text", False], [1.0, 2, "text", False], [1, 2, b"text", False]):
+        with pytest.raises(ValueError):
+            Signal.from_wire(bad)
+    with pytest.raises(ValueError):
+        Signal.from_wire([1, SIG_SCALE + 1, "text", False])

@@ -45,13 +45,29 @@ class Signal:
     def from_wire(cls, d: Any) -> Signal:
         if not isinstance(d, list) or len(d) != 4:
             raise ValueError("signal is not a list of 4")
+        # exact types before the lookup: True or 1.0 must not find the entry of 1
+        key = (d[0], d[1], d[2], bool(d[3]))
+        if type(d[0]) is int and type(d[1]) is int and type(d[2]) is str:
+            known = _DECODED.get(key)
+            if known is not None:
+                return known
         head, body = as_int(d[0]), as_int(d[1])
         if not (0 <= head <= SIG_SCALE and 0 <= body <= SIG_SCALE):
             raise ValueError(f"signal compressibility out of range: {head}, {body}")
         kind = d[2]
         if not isinstance(kind, str) or not 0 < len(kind) <= MAX_KIND:
             raise ValueError("bad signal kind")
-        return cls(head, body, kind, bool(d[3]))
+        sig = cls(head, body, kind, key[3])
+        if len(_DECODED) < _DECODED_MAX:
+            _DECODED[key] = sig
+        return sig
+
+
+# Signals decoded so far, shared (they are frozen): most files of a tree have one of a
+# few (every text file the same), and building a frozen dataclass costs ~6x a lookup,
+# which the guard pays for every file of a first backup (bench/RESULTS.md §Signals).
+_DECODED: dict[tuple[Any, Any, Any, bool], Signal] = {}
+_DECODED_MAX = 4096
 
 
 @dataclass
