@@ -43,7 +43,7 @@ class LocalSite:
 
     def clone(self, location: str, key: str) -> str:
         new = self.location(key)
-        if Path(location).exists():  # a repository not yet made has nothing to copy
+        if self.path(location).exists():  # a repository not yet made has nothing to copy
             shutil.copytree(self.path(location), self.path(new), symlinks=True)
         return new
 
