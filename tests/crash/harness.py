@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # what a killed command may leave that is not an error: data nothing references yet
 ALLOWED_NOTES = frozenset({"unindexed-pack", "unused-data"})
 KILLED = -9
+HUNG = 600  # seconds: a command of these small worlds that runs longer is stuck (a lock?)
 _trials = itertools.count()
 
 
@@ -156,11 +157,13 @@ def run(world: World, kill: Kill | None = None, trace: Path | None = None) -> Re
         stderr=subprocess.PIPE,
         text=True,
     )
+    delay = kill.delay if kill is not None and kill.delay is not None else None
     try:
-        out, err = proc.communicate(timeout=None if kill is None else kill.delay)
+        out, err = proc.communicate(timeout=HUNG if delay is None else delay)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
+        assert delay is not None, f"ripcord {world.args()[0]} still ran after {HUNG} s: {err}"
     return Result(proc.returncode, out, err)
 
 
