@@ -300,3 +300,20 @@ def test_copy_takes_the_plans_repository_names_with_their_passwords(ws: Workspac
     assert len(snapshots(ws, "cloud")) == 1 and snapshots(ws, "nas") == []
     unknown = ws.ripcord("copy", "--from", "usb", "--to", "tape")
     assert unknown.code == 2 and "has no repository 'tape'" in unknown.err
+
+
+def test_prune_runs_only_when_there_is_something_to_free(ws: Workspace) -> None:
+    ws.add("usb", str(ws.root / "usb"), "disk")
+    ws.tables = "[retention]\nkeep_last = 30\n"
+    ws.write()
+    tonight = lambda: ws.ripcord("run", "--json")  # noqa: E731 (real time: the forget below is too)
+    first = tonight()
+    assert steps(first, "forget") and not steps(first, "prune")
+    (ws.src / "day.txt").write_text("day 2\n")
+    tonight()
+    gone = snapshots(ws, "usb")[0]["id"]
+    assert ws.on("usb", "forget", gone).code == 0  # by hand, no prune
+    nights = [tonight() for _ in range(3)]
+    pruned = [bool(steps(n, "prune")) for n in nights]
+    assert pruned[0] and not pruned[-1], pruned  # until the plan a prune leaves is carried out
+    assert not (ws.root / "usb" / "snapshots" / gone).exists()

@@ -243,7 +243,7 @@ class Runner:
                 write(repo, found)
             step.facts = {"kept": len(found.kept), "forgotten": len(found.forgotten)}
             step.detail = f"kept {len(found.kept)}, forgot {len(found.forgotten)}"
-        if not self.plan.prune:
+        if not self.plan.prune or not _prune_due(repo):
             return
         refused = deletion_refused(repo.store, "prune")
         if refused is not None:
@@ -324,6 +324,14 @@ def one_at_a_time(plan: Plan) -> Iterator[None]:
         f.write(f"pid {os.getpid()}\n")
         f.flush()
         yield
+
+
+def _prune_due(repo: Repository) -> bool:
+    """Whether a prune has anything to do: forgotten snapshots still stored (tonight's,
+    or a night whose prune failed), or deletions an earlier prune left pending. A
+    prune walks every kept snapshot; on a night with nothing to free that is waste."""
+    gone = repo.standing().forgotten & set(repo.snapshot_ids())
+    return bool(gone) or bool(repo.plans())
 
 
 def _later(t: datetime, than: datetime | None) -> bool:
