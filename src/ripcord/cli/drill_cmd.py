@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ripcord.cli.env import Env, human_bytes, json_option, pass_env
-from ripcord.cli.forget_cmd import PIPED_WIDTH
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env, rows
 from ripcord.errors import EXIT_DAMAGED
 from ripcord.repository.drills import DrillRecord
 from ripcord.sizes import parse_size
@@ -163,8 +162,7 @@ def drills_cmd(env: Env) -> None:
         records = repo.drills()
 
     def human(out: Console) -> None:
-        # piped, a row stays on one line (for grep)
-        c = out if out.is_terminal else Console(file=out.file, width=PIPED_WIDTH, highlight=False)
+        c = rows(out)
         t = Table(box=None)
         for name in ("id", "time", "host", "result", "files", "size", "source", "snapshots"):
             t.add_column(name, no_wrap=name in ("time", "result", "size"))

@@ -177,6 +177,15 @@ def json_option(f: F) -> F:
 pass_env = click.make_pass_decorator(Env, ensure=True)
 
 
+PIPED_WIDTH = 1000  # piped, a table row stays on one line (for grep)
+
+
+def rows(out: Console) -> Console:
+    """`out` for printing a table: as it is on a terminal; piped, wide enough that no
+    row wraps, since nobody could grep a reason broken over two lines."""
+    return out if out.is_terminal else Console(file=out.file, width=PIPED_WIDTH, highlight=False)
+
+
 def human_bytes(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

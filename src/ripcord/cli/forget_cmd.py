@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ripcord.cli.env import Env, F, json_option, pass_env
+from ripcord.cli.env import Env, F, json_option, pass_env, rows
 from ripcord.cli.prune_cmd import report_doc, run_prune
 from ripcord.errors import UsageError
 from ripcord.repository.marks import Mark
@@ -22,8 +22,6 @@ from ripcord.retention import Policy
 from ripcord.retention.duration import HELP, parse_duration
 from ripcord.retention.forget import Group, Plan, by_ids, by_policy, write
 from ripcord.retention.prune import PruneOptions, prune
-
-PIPED_WIDTH = 1000  # piped, a row stays on one line (for grep)
 
 
 class Duration(click.ParamType[timedelta, object]):
@@ -177,7 +175,7 @@ def _doc(plan: Plan, mark: Mark | None, dry_run: bool) -> dict[str, object]:
 
 def _human(out: Console, plan: Plan, mark: Mark | None, dry_run: bool) -> None:
     # piped, a table must not wrap a reason over two lines: nobody could grep it
-    c = out if out.is_terminal else Console(file=out.file, width=PIPED_WIDTH, highlight=False)
+    c = rows(out)
     would = "would " if dry_run else ""
     for g in plan.groups:
         if g.key:

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ripcord.cli.env import Env, json_option, pass_env
+from ripcord.cli.env import Env, json_option, pass_env, rows
 from ripcord.cli.plan_env import open_spec
 from ripcord.errors import UsageError
 from ripcord.plan.run import ALARM, FAILED, OK, SKIPPED, WARN, RunReport, run_plan
@@ -49,7 +49,8 @@ def run_cmd(env: Env, at: str | None) -> int:
     return report.exit_code
 
 
-def _human(c: Console, report: RunReport) -> None:
+def _human(out: Console, report: RunReport) -> None:
+    c = rows(out)
     t = Table("step", "repository", "source", "", "what happened", box=None)
     for s in report.steps:
         t.add_row(
