@@ -582,3 +582,10 @@ def test_keys_in_inline_tables_point_at_their_line() -> None:
 def test_an_empty_repository_table_is_reported_beside_other_problems() -> None:
     found = problems('[[source]]\npaths = ["/a"]\nhots = "x"\n[repository]\n')
     assert [(p.line, p.key) for p in found] == [(3, "source[0].hots"), (4, "repository")]
+
+
+def test_a_plan_nested_past_the_recursion_limit_is_a_problem_not_a_crash() -> None:
+    text = "x = " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(PlanError) as e:
+        parse_plan(text, Path("deep.toml"))
+    assert e.value.problems == [Problem(None, "", "nested too deeply to be a plan")]

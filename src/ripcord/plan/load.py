@@ -92,6 +92,8 @@ def parse_plan(text: str, path: Path) -> Plan:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PlanError(path, [_syntax_problem(str(e))]) from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise PlanError(path, [Problem(None, "", "nested too deeply to be a plan")]) from None
     reader = _Reader(Locator(text), path)
     plan = reader.plan(doc)
     if reader.problems:
