@@ -588,4 +588,4 @@ def test_a_plan_nested_past_the_recursion_limit_is_a_problem_not_a_crash() -> No
     text = "x = " + "[" * 5000 + "]" * 5000 + "\n"
     with pytest.raises(PlanError) as e:
         parse_plan(text, Path("deep.toml"))
-    assert e.value.problems == [Problem(None, "", "nested too deeply to be a plan")]
+    assert e.value.problems == (Problem(None, "", "nested too deeply to be a plan"),)
