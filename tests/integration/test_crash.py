@@ -25,7 +25,7 @@ from tests.crash.harness import (
     run,
     trials,
 )
-from tests.crash.scenarios import SCENARIOS, Base, FirstBackup
+from tests.crash.scenarios import SCENARIOS, Base, FirstBackup, Prune
 from tests.crash.sites import LocalSite
 
 SEED = 8
@@ -86,6 +86,18 @@ def test_a_plus_kills_just_after_the_call_returns(tmp_path: Path) -> None:
     assert run(world, Kill("put:1+")).code == KILLED
     (lock,) = stored(world) - before  # the first put of a backup is its lock
     assert lock.startswith("locks/")
+
+
+def test_a_killed_prunes_lock_stays_behind_and_blocks_neither_check_nor_the_next_prune(
+    tmp_path: Path,
+) -> None:
+    world = Prune().prepare(LocalSite(tmp_path), tmp_path / "prune")
+    before = stored(world)
+    assert run(world, Kill("delete:1")).code == KILLED  # its plan written, nothing deleted
+    (lock,) = {n for n in stored(world) - before if n.startswith("locks/")}
+    assert_consistent(world.cli())
+    world.cli().ok(*world.args())
+    assert lock not in stored(world)  # its holder is dead: the prune's barrier let it go
 
 
 def test_an_unknown_operation_is_refused(tmp_path: Path) -> None:

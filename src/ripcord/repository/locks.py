@@ -60,15 +60,18 @@ class LockInfo:
         return self.exclusive or exclusive or (self.prune and prune)
 
     def is_stale(self, now: datetime) -> bool:
-        if now - self.time > STALE:
+        return now - self.time > STALE or self.dead_here()
+
+    def dead_here(self) -> bool:
+        """Held by a process of this host that is gone (killed, or the host rebooted)."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
             return True
-        if self.host == socket.gethostname():
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                return False
+        except PermissionError:
+            return False
         return False
 
 
@@ -94,6 +97,9 @@ class Lock:
         self.name = self._write()
         now = self.clock()
         for other in self.others():
+            if other.dead_here():
+                self._sweep(other)
+                continue
             if other.is_stale(now) or not other.conflicts(self.exclusive, self.prune):
                 continue
             self.release()
@@ -102,6 +108,12 @@ class Lock:
                 f"repository is locked {kind} by pid {other.pid} on {other.host} since"
                 f" {other.time:%Y-%m-%d %H:%M:%S} UTC ({other.name})".replace("  ", " ")
             )
+
+    def _sweep(self, dead: LockInfo) -> None:
+        """Delete the lock of a process of this host that died holding it, so that
+        locks/ does not grow with every crash (it blocks nothing either way)."""
+        with contextlib.suppress(RipcordError):  # someone else swept it, or no right to
+            self.store.delete(dead.name)
 
     def _write(self) -> str:
         doc = {
