@@ -146,6 +146,11 @@ class Copy(Base):
     def argv(self) -> list[str]:
         return ["copy", "--to", "{copy}"]
 
+    def finished(self, world: World) -> None:
+        """The rerun skipped what the killed copy had sent: no snapshot twice."""
+        tags = [t for s in world.cli("copy").ok("snapshots", "--json").json for t in s["tags"]]
+        assert sorted(tags) == ["v1", "v2"], tags
+
 
 class Forget(Base):
     """forget --prune: three snapshots, the two older forgotten and their data freed."""
