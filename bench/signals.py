@@ -17,10 +17,10 @@
     PYTHONPATH=PINNED/src .venv/bin/python bench/signals.py inside --data DIR --rounds 3
         First backups of DIR in this process (ripcord from PYTHONPATH), each into a fresh
         repository after dropping the page cache: the CPU the process spent, and the
-        part of it spent inside Sampler.signal on all threads (where a one-piece file's
-        signal is taken whole), less the timer's own cost. What the other two cannot
-        tell apart: how much of a backup's CPU the signals are, on a machine too busy
-        for a few tenths of a second to show in `ab`.
+        part of it spent taking signals on all threads (Sampler.signal, and signal_of
+        where a backup takes a one-chunk file's signal whole), less the timer's own
+        cost. What the other two cannot tell apart: how much of a backup's CPU the
+        signals are, on a machine too busy for a few tenths of a second to show in `ab`.
 
 Make DIR with `python3 bench/gen.py mixed --seed 1 --out DIR`; pin each version as
 bench/README.md says.
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 MIB = 1 << 20
+CHUNK_MIN = 256 * 1024  # the chunker's default min_size: smaller files are one chunk
 
 
 def files_under(root: Path) -> list[bytes]:
@@ -54,12 +55,14 @@ def files_under(root: Path) -> list[bytes]:
 
 
 def cpu(root: Path) -> None:
-    from ripcord.archive import signals
+    from ripcord.archive import backup, signals
 
     data = files_under(root)
     spent: dict[str, float] = collections.defaultdict(float)
-    # versions before the note probe was limited to new files take no `notes`
+    # versions before the note probe was limited to new files take no `notes`; a backup
+    # takes a one-chunk file's signal whole, without a Sampler, since it imports signal_of
     limited = "notes" in inspect.signature(signals.Sampler).parameters
+    whole = hasattr(backup, "signal_of")
 
     def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any) -> Any:
@@ -73,9 +76,13 @@ def cpu(root: Path) -> None:
 
     def take_all(notes: bool, sampler_of: Callable[..., Any] = signals.Sampler) -> list[Any]:
         out = []
+        idle = sampler_of is _Idle
         for content in data:
+            if whole and len(content) < CHUNK_MIN:
+                out.append(None if idle else signals.signal_of(content, notes))
+                continue
             sampler = sampler_of(len(content), notes) if limited else sampler_of(len(content))
-            step = len(content) if len(content) < 256 * 1024 else MIB
+            step = len(content) if len(content) < CHUNK_MIN else MIB
             for i in range(0, len(content), max(step, 1)):
                 sampler.feed(content[i : i + step])
             out.append(sampler.signal())
@@ -185,18 +192,18 @@ def inside(data: Path, rounds: int) -> None:
     import io
     import resource
 
-    from ripcord.archive import signals
+    from ripcord.archive import backup, signals
     from ripcord.cli.main import run
 
     spent: list[float] = []  # list.append is atomic: the read workers call it too
     walker: list[float] = []  # the part on the walking (main) thread: files streamed there
     main = threading.main_thread()
 
-    def timing(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        def timed(self: Any) -> Any:
+    def timing(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any) -> Any:
             t = time.thread_time()
             try:
-                return fn(self)
+                return fn(*args)
             finally:
                 spent.append(time.thread_time() - t)
                 if threading.current_thread() is main:
@@ -210,7 +217,9 @@ def inside(data: Path, rounds: int) -> None:
         idle(None)
     timer = (time.thread_time() - t) / 100_000
     del spent[:]
-    signals.Sampler.signal = timing(signals.Sampler.signal)  # type: ignore[method-assign,assignment]
+    signals.Sampler.signal = timing(signals.Sampler.signal)  # type: ignore[method-assign]
+    if hasattr(backup, "signal_of"):  # one-chunk files, signalled whole without a Sampler
+        backup.signal_of = timing(backup.signal_of)
     sys.setswitchinterval(0.0005)  # as `ripcord` itself does (cli/main.py)
     os.environ.update(RIPCORD_PASSWORD="bench", RIPCORD_NO_PROGRESS="1")
     rows = []

@@ -31,7 +31,7 @@ from ripcord.archive.meta import node_from_stat, read_xattrs
 from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, Signal, tree_doc
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.scan import Entry, Scanner
-from ripcord.archive.signals import Sampler
+from ripcord.archive.signals import Sampler, signal_of
 from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot, chain_heads
 
@@ -509,26 +509,30 @@ class Backup:
         self, f: Any, size_hint: int, put: Callable[[bytes, bytes], bytes], notes: bool
     ) -> tuple[list[bytes], bytes, int, Signal | None]:
         """Chunk ids, whole-file BLAKE3, length and the guard's signal, all taken as the
-        chunks pass (ripcord.archive.signals); a one-chunk file is hashed once. `notes`:
-        look for a ransom note too."""
+        chunks pass (ripcord.archive.signals); a one-chunk file is hashed once, and its
+        signal taken from the chunk whole. `notes`: look for a ransom note too."""
         content: list[bytes] = []
         whole: Any = None
+        sampler: Sampler | None = None
         first = b""
         n = 0
         digest = blake3.blake3(b"").digest()
-        sampler = Sampler(size_hint, notes)
         for data in self._cut(f, size_hint):
-            sampler.feed(data)
             digest = blake3.blake3(data).digest()
             content.append(put(data, self.repo.id_from_digest(digest)))
             if n == 0:
                 first = data
             else:
-                if whole is None:
+                if whole is None or sampler is None:
                     whole = blake3.blake3(first)
+                    sampler = Sampler(size_hint, notes)
+                    sampler.feed(first)
                 whole.update(data)
+                sampler.feed(data)
             n += len(data)
-        return content, (whole.digest() if whole is not None else digest), n, sampler.signal()
+        if whole is None or sampler is None:
+            return content, digest, n, signal_of(first, notes)
+        return content, whole.digest(), n, sampler.signal()
 
     def _cut(self, f: Any, size_hint: int) -> Iterator[bytes]:
         if size_hint < self.min_size:
