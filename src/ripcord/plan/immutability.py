@@ -80,4 +80,5 @@ def _instance(store: Store, module: str, cls: str) -> Any:
     so nothing slow (boto3, httpx, paramiko) is imported to ask. (Another thread may be
     loading the module now: then the class is not there yet, and `store` is not one.)"""
     kind = getattr(sys.modules.get(module), cls, None)
+    store = getattr(store, "inner", store)  # behind the retry wrapper (storage/retry.py)
     return store if kind is not None and isinstance(store, kind) else None
