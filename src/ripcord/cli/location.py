@@ -53,9 +53,9 @@ class DefaultRepository:
 def open_store(location: str, create: bool = False) -> Store:
     """A store for a repository location: a local path, or an sftp://, s3:// or rest+ URL."""
     if location.startswith("sftp://"):
-        from ripcord.storage.sftp import SftpStore  # paramiko is slow to import: only when used
+        from ripcord.storage.sftp import open_sftp  # paramiko is slow to import: only when used
 
-        return SftpStore.from_url(location)  # created on the server as objects are written
+        return open_sftp(location)  # created on the server as objects are written
     if location.startswith("s3://"):
         from ripcord.storage.s3 import S3Store  # boto3 takes ~0.2 s to import: only when used
 
