@@ -14,13 +14,17 @@ seeded random generator, some calls meet a fault first:
 Transient faults are StoreUnavailable, what a backend raises for them. After
 `burst` faults on one thread the next QUIET calls of it go through, so a
 retrying caller with more attempts than `burst` always gets through: the
-faults are bounded, and a test with them is deterministic in outcome. `down()` makes every call fail, as a
-store that is gone for good. `injected` counts what was done, for reports.
+faults are bounded, and a test with them is deterministic in outcome.
+`down()` makes every call fail, as a store that is gone for good. `injected`
+counts what was done, for reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -158,3 +162,63 @@ def flaky(store: Store, seed: int, **kw: Any) -> tuple[Retrying, Flaky]:
     pauses between attempts: the faults are not in a hurry to clear)."""
     faulty = Flaky(store, seed, **kw)
     return Retrying(faulty, attempts=faulty.burst + 2, sleep=lambda s: None), faulty
+
+
+class LosingProxy:
+    """A TCP relay to a real server that, when armed, lets a request through and loses
+    its reply: once the server has answered (it did the work), the client's connection
+    is reset instead. `skip` server messages go through first (SFTP: the replies to a
+    put's open and writes, so that the lost one is a later step's)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.lost = 0
+        self._armed = 0
+        self._skip = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def lose_next_reply(self, skip: int = 0) -> None:
+        with self._lock:
+            self._armed, self._skip = 1, skip
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(self.target)
+            threading.Thread(target=_relay, args=(conn, server, None), daemon=True).start()
+            threading.Thread(target=_relay, args=(server, conn, self), daemon=True).start()
+
+    def _lose(self) -> bool:
+        """Whether this piece of a reply is the one to lose (consumes the arming)."""
+        with self._lock:
+            if not self._armed:
+                return False
+            if self._skip:
+                self._skip -= 1
+                return False
+            self._armed = 0
+            self.lost += 1
+            return True
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _relay(src: socket.socket, dst: socket.socket, losing: LosingProxy | None) -> None:
+    with contextlib.suppress(OSError):
+        while data := src.recv(1 << 16):
+            if losing is not None and losing._lose():
+                for s in (dst, src):  # dropped both ways, as a broken link looks
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    s.shutdown(socket.SHUT_RDWR)  # wakes the relay blocked reading it
+                    s.close()
+                return
+            dst.sendall(data)
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)

@@ -33,6 +33,7 @@ from ripcord.errors import StoreError, UsageError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
 from ripcord.storage.errors import InvalidName, ObjectExists, ObjectNotFound, StoreFull
 from ripcord.storage.rest_protocol import MSGPACK, PROTOCOL, REPOSITORY_NAME, ListingDecoder
+from ripcord.storage.retry import holds
 
 TOKEN_ENV = "RIPCORD_REST_TOKEN"
 _TRANSIENT = {502, 503, 504}
@@ -168,15 +169,9 @@ class RestStore:
                 f" limit of {limit} bytes (its --max-request-size)"
             )
         r, retried = self._send("PUT", path, content=data)
-        if r.status_code == 409 and retried and self._holds(name, data):
+        if r.status_code == 409 and retried and holds(self, name, data):
             return  # the first attempt stored it; only its reply was lost
         self._check(r, name, "write")
-
-    def _holds(self, name: str, data: bytes) -> bool:
-        try:
-            return self.get(name) == data
-        except ObjectNotFound:
-            return False
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         path = self._object(name)

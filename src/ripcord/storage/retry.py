@@ -78,7 +78,7 @@ class Retrying:
             try:
                 store.put(name, data, options)
             except ObjectExists:
-                if not retry or not _holds(store, name, data):
+                if not retry or not holds(store, name, data):
                     raise
 
         self._run(put)
@@ -156,9 +156,9 @@ class Retrying:
                     failed.close()
 
 
-def _holds(store: Store, name: str, data: bytes) -> bool:
-    """Whether `name` holds exactly `data` (its size is asked first: no download of
-    an object that cannot match)."""
+def holds(store: Store, name: str, data: bytes) -> bool:
+    """Whether `name` holds exactly `data`: what a retried put that finds its name taken
+    asks (the size first: no download of an object that cannot match)."""
     try:
         return store.stat(name).size == len(data) and store.get(name) == data
     except ObjectNotFound:

@@ -33,7 +33,9 @@ lock on; on a bucket without Object Lock everything stays plain.
 
 Credentials come from the standard AWS chain (environment, config files,
 instance roles). Transient faults (throttling, 5xx, dropped connections) are
-retried with backoff by botocore's "standard" retry mode.
+retried with backoff by botocore's "standard" retry mode. A put whose reply was
+lost and whose retry meets 412 (or, completing a multipart upload, NoSuchUpload)
+succeeds if the object holds exactly the bytes sent: its first try stored them.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ripcord.errors import RepositoryNotFound, StoreError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, Revision, validate_name
 from ripcord.storage.errors import ObjectExists, ObjectLocked, ObjectNotFound
+from ripcord.storage.retry import holds
 from ripcord.storage.s3_versions import History, histories
 from ripcord.storage.urls import parse_s3_url
 
@@ -63,6 +66,8 @@ _EXISTS = {"412", "PreconditionFailed"}
 # a conditional write that raced another on the same key: AWS says retry it
 _CONFLICT = {"409", "ConditionalRequestConflict"}
 _CONFLICT_RETRIES = 5
+# a completion retried after the first completed: the upload is gone
+_NO_UPLOAD = {"NoSuchUpload"}
 _GONE = {"404", "NoSuchKey", "NoSuchVersion"}  # a version deleted since it was listed
 # no retention on this version: AWS says the first, SeaweedFS the second
 _UNLOCKED = {"NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError"}
@@ -168,6 +173,8 @@ class S3Store:
                     )
                 return
             except ClientError as e:
+                if _retried(e) and _code(e) in _EXISTS | _NO_UPLOAD and holds(self, name, data):
+                    return  # an earlier attempt stored it; only its reply was lost
                 if _code(e) not in _CONFLICT:
                     self._fail(e, name, "write")
             except BotoCoreError as e:
@@ -447,6 +454,11 @@ def _session() -> Any:
     core = botocore.session.get_session()
     core.register_component("data_loader", _loader())
     return boto3.session.Session(botocore_session=core)
+
+
+def _retried(e: ClientError) -> bool:
+    """Whether botocore sent the request more than once: an earlier try may have done it."""
+    return int(e.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
 
 
 def _code(e: ClientError) -> str:

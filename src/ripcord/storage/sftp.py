@@ -15,9 +15,10 @@ TCP_NODELAY is set (without it, read requests wait on delayed ACKs: ~1.7x slower
 reads); AES-GCM is preferred when the server offers it (a third less client CPU
 per byte than AES-CTR with HMAC-SHA2). Writes are pipelined.
 
-A connection that drops fails the operation with a StoreError; a reply that does
-not come in `REPLY_TIMEOUT` counts as a dropped connection, so a vanished server
-ends a command instead of hanging it.
+A connection that drops fails the operation with StoreUnavailable; a reply that
+does not come in `REPLY_TIMEOUT` counts as a dropped connection, so a vanished
+server ends a command instead of hanging it. `open_sftp` puts the store behind
+the retry wrapper, which connects anew and tries again.
 
 An unknown host key is refused unless the caller asked to accept a new host, as
 `ssh -o StrictHostKeyChecking=accept-new` does; a changed host key is always
@@ -45,8 +46,9 @@ from typing import Any
 import paramiko
 
 from ripcord.errors import StoreError
-from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
-from ripcord.storage.errors import ObjectExists, ObjectNotFound, StoreFull
+from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, Store, validate_name
+from ripcord.storage.errors import ObjectExists, ObjectNotFound, StoreFull, StoreUnavailable
+from ripcord.storage.retry import Retrying
 from ripcord.storage.urls import parse_sftp_url
 
 _TMP = ".tmp"
@@ -277,13 +279,21 @@ class SftpStore:
 
     def _lost(self, doing: str, name: str, e: BaseException) -> StoreError:
         reason = str(e) or type(e).__name__
-        return StoreError(f"cannot {doing} {name} on {self.where}: connection lost ({reason})")
+        return StoreUnavailable(
+            f"cannot {doing} {name} on {self.where}: connection lost ({reason})"
+        )
 
     def _error(self, doing: str, name: str, e: OSError) -> StoreError:
         if e.errno == errno.ENOSPC:
             return StoreFull(f"no space left writing {name} to {self.where}")
         reason = e.strerror or str(e) or type(e).__name__
         return StoreError(f"cannot {doing} {name} on {self.where}: {reason}")
+
+
+def open_sftp(url: str) -> Store:
+    """The store at `url`, behind the retry wrapper: a dropped connection is opened
+    again and the operation retried (with backoff) instead of failing the command."""
+    return Retrying(SftpStore.from_url(url), reopen=lambda: SftpStore.from_url(url))
 
 
 class _Channels:
