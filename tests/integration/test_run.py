@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ripcord.errors import EXIT_ERROR, EXIT_GUARD_ALARM, EXIT_LOCKED
-from tests.conftest import Cli
+from tests.conftest import Cli, Result
 from tests.integration.test_guard import office
 from tests.plans import Workspace, day, steps
 from tests.trees import TreeState, assert_same, restored, tree_state
@@ -306,7 +306,10 @@ def test_prune_runs_only_when_there_is_something_to_free(ws: Workspace) -> None:
     ws.add("usb", str(ws.root / "usb"), "disk")
     ws.tables = "[retention]\nkeep_last = 30\n"
     ws.write()
-    tonight = lambda: ws.ripcord("run", "--json")  # noqa: E731 (real time: the forget below is too)
+
+    def tonight() -> Result:  # at the real time, as the forget by hand below is
+        return ws.ripcord("run", "--json")
+
     first = tonight()
     assert steps(first, "forget") and not steps(first, "prune")
     (ws.src / "day.txt").write_text("day 2\n")
