@@ -138,7 +138,7 @@ def measure(
     for path, node in added:
         if _is_note(path, node):
             stats.notes.append(path.decode(errors="replace"))
-        old = _renamed_from(path, removed)
+        old = _renamed_from(path, removed) if removed else None  # none on a first backup
         if old is not None and is_random(node.sig) and not is_random(old.sig):
             stats.renamed_random += 1
             stats.new_suffixes[path.rsplit(b".", 1)[-1].decode(errors="replace")] += 1
@@ -185,9 +185,11 @@ def _files(repo: Repository, tree: bytes, base: bytes = b"") -> Iterable[tuple[b
 
 
 def _is_note(path: bytes, node: Node) -> bool:
-    name = posixpath.basename(path).lower()
-    small = node.size <= 256 << 10
-    return small and ((node.sig is not None and node.sig.note) or bool(NOTE_NAMES.search(name)))
+    if node.size > 256 << 10:
+        return False
+    if node.sig is not None and node.sig.note:
+        return True
+    return NOTE_NAMES.search(path[path.rfind(b"/") + 1 :].lower()) is not None
 
 
 def _renamed_from(path: bytes, removed: dict[bytes, Node]) -> Node | None:
