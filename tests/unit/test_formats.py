@@ -656,6 +656,8 @@ def test_key_file_with_tampered_secrets_does_not_open(
         {"salt": "not base64!"},
         {"data": 17},
         {"salt": None},
+        {"salt": "AAAA"},  # 3 bytes: Argon2 would raise its own ValueError
+        {"salt": base64.b64encode(bytes(65)).decode()},
     ],
 )
 def test_key_file_with_tampered_parameters_does_not_open(

@@ -124,6 +124,8 @@ def try_unlock(raw: bytes, name: str, password: bytes) -> MasterSecrets | None:
         if not 1 <= params.lanes <= 64 or params.memory_kib < 8 * params.lanes:
             raise ValueError("KDF lanes out of range (Argon2 needs 8 KiB per lane)")
         salt = base64.b64decode(doc["salt"])
+        if not 8 <= len(salt) <= 64:  # Argon2 refuses a shorter salt; ripcord writes 16 bytes
+            raise ValueError(f"a salt of {len(salt)} bytes")
         sealed = base64.b64decode(doc["data"])
     except (KeyError, ValueError, TypeError, OverflowError) as e:
         raise CorruptObject(f"{name}: key file malformed ({e})") from None
