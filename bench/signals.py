@@ -22,6 +22,12 @@
         cost. What the other two cannot tell apart: how much of a backup's CPU the
         signals are, on a machine too busy for a few tenths of a second to show in `ab`.
 
+    .venv/bin/python bench/signals.py tiny /etc /usr/share /usr/lib
+        The data behind the smallest signals: how often random bytes of 4 to 128 bytes
+        read as text (an encrypted tiny text file would keep its kind), and what the
+        files under 128 bytes found under the given folders are: text, data or a known
+        format, and what zstd makes of the data ones.
+
 Make DIR with `python3 bench/gen.py mixed --seed 1 --out DIR`; pin each version as
 bench/README.md says.
 """
@@ -256,6 +262,49 @@ def inside(data: Path, rounds: int) -> None:
     )
 
 
+def tiny(roots: list[Path]) -> None:
+    import random
+
+    from ripcord.archive.kinds import DATA, TEXT, kind_of
+    from ripcord.archive.signals import compressibility
+
+    rng = random.Random(1)
+    print("random bytes read as text (20,000 draws each):")
+    for n in (4, 8, 12, 16, 24, 32, 64, 128):
+        texts = sum(kind_of(rng.randbytes(n)) == TEXT for _ in range(20_000))
+        print(f"  {n:3d} bytes: {texts / 200:.2f} %")
+    bands = ((0, 16), (16, 64), (64, 128))
+    kinds: collections.Counter[tuple[int, str]] = collections.Counter()
+    zstd: dict[int, list[int]] = collections.defaultdict(list)
+    for root in roots:
+        for d, _, names in os.walk(root):
+            for name in names:
+                path = Path(d, name)
+                try:
+                    if path.is_symlink() or not path.is_file() or path.stat().st_size >= 128:
+                        continue
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                if not data:
+                    continue
+                band = next(i for i, (lo, hi) in enumerate(bands) if lo <= len(data) < hi)
+                kind = kind_of(data)
+                kinds[band, kind if kind in (TEXT, DATA) else "a known format"] += 1
+                if kind == DATA:
+                    zstd[band].append(compressibility(data))
+    print(f"files under 128 bytes under {', '.join(map(str, roots))}:")
+    for i, (lo, hi) in enumerate(bands):
+        counts = ", ".join(f"{k} {n}" for (b, k), n in sorted(kinds.items()) if b == i)
+        z = sorted(zstd[i])
+        said = (
+            f"; zstd on data: median {z[len(z) // 2]}, {sum(x >= 245 for x in z)} at 245+"
+            if z
+            else ""
+        )
+        print(f"  {lo}-{hi - 1} bytes: {counts}{said}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -265,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.add_argument("--data", type=Path, required=True)
     a.add_argument("--rounds", type=int, default=9)
     a.add_argument("tools", nargs="+", metavar="NAME=RIPCORD")
+    t = sub.add_parser("tiny")
+    t.add_argument("roots", nargs="+", type=Path)
     i = sub.add_parser("inside")
     i.add_argument("--data", type=Path, required=True)
     i.add_argument("--rounds", type=int, default=3)
@@ -273,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cpu(args.dir)
     elif args.cmd == "inside":
         inside(args.data, args.rounds)
+    elif args.cmd == "tiny":
+        tiny(args.roots)
     else:
         ab(args.data, args.rounds, [tuple(t.split("=", 1)) for t in args.tools])
     return 0
