@@ -22,6 +22,13 @@
         cost. What the other two cannot tell apart: how much of a backup's CPU the
         signals are, on a machine too busy for a few tenths of a second to show in `ab`.
 
+    PYTHONPATH=PINNED/src .venv/bin/python bench/signals.py walk REPO [REPO ...]
+        CPU of the change guard's walk of each repository's newest snapshot judged as a
+        first backup (guard/changes.py measure(), no parent: every file decoded and
+        looked at), best of 5: run on a repository backed up with signals and on one
+        without, it tells what reading the signals back costs. Make each REPO with
+        RIPCORD_PASSWORD=bench: `ripcord -r REPO init` and `ripcord -r REPO backup DIR`.
+
     .venv/bin/python bench/signals.py tiny /etc /usr/share /usr/lib
         The data behind the smallest signals: how often random bytes of 4 to 128 bytes
         read as text (an encrypted tiny text file would keep its kind), and what the
@@ -262,6 +269,26 @@ def inside(data: Path, rounds: int) -> None:
     )
 
 
+def walk(repos: list[str]) -> None:
+    from ripcord.guard.changes import measure
+    from ripcord.repository import Repository
+    from ripcord.storage.local import LocalStore
+
+    for path in repos:
+        repo = Repository.open(LocalStore(path), b"bench")
+        snap = repo.snapshots()[-1]
+        tree = bytes.fromhex(snap.tree)
+        times = []
+        for _ in range(5):
+            t = time.thread_time()
+            stats = measure(repo, None, tree)
+            times.append(time.thread_time() - t)
+        print(
+            f"{path}: {min(times):.3f} s CPU (best of 5; {', '.join(f'{x:.2f}' for x in times)}),"
+            f" {stats.added} files, {stats.random_files} random-looking"
+        )
+
+
 def tiny(roots: list[Path]) -> None:
     import random
 
@@ -314,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.add_argument("--data", type=Path, required=True)
     a.add_argument("--rounds", type=int, default=9)
     a.add_argument("tools", nargs="+", metavar="NAME=RIPCORD")
+    w = sub.add_parser("walk")
+    w.add_argument("repos", nargs="+")
     t = sub.add_parser("tiny")
     t.add_argument("roots", nargs="+", type=Path)
     i = sub.add_parser("inside")
@@ -324,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cpu(args.dir)
     elif args.cmd == "inside":
         inside(args.data, args.rounds)
+    elif args.cmd == "walk":
+        walk(args.repos)
     elif args.cmd == "tiny":
         tiny(args.roots)
     else:
