@@ -33,8 +33,8 @@ class Signal:
     (docs/FORMAT.md §Trees): enough to tell an edit from an encryption without
     reading the old content again."""
 
-    head: int  # compressibility of the first 4 KiB: compressed/plain in 1/SIG_SCALE
-    body: int  # the same of samples spread over the whole content
+    head: int  # compressibility of the first 1 KiB: compressed/plain in 1/SIG_SCALE; 0: text
+    body: int  # the same of samples spread over the content after its first 4 KiB
     kind: str  # what the first bytes say the file is: "pdf", "zip", "text", ..., "data"
     note: bool = False  # small text that reads like a ransom note
 
