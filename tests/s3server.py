@@ -143,6 +143,9 @@ class Seaweed:
             "-webdav=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            # each bucket grows several volumes; the automatic limit (free disk / 128 MB)
+            # ran out after ~43 buckets on a 44 GB disk, and every later put was a 500
+            "-volume.max=5000",
             f"-filer.localSocket={w}/filer.sock",
             f"-s3.localSocket={w}/s3.sock",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
