@@ -8,6 +8,8 @@ read from the environment, so nothing of this ships in src:
   ("put:7+") just after that call returns instead.
 - RIPCORD_TEST_TRACE=FILE: one line "OP NAME" per call, appended as it starts (the
   counting run that enumerates the kill points).
+- RIPCORD_TEST_SIGNAL=STOP: SIGSTOP instead of SIGKILL at that point, freezing the
+  command exactly there until the test sends SIGCONT (a reader caught mid-way).
 
 Stores are wrapped where the CLI opens them (every module's `open_store`), by
 replacing the five operations on the store instance: its type, capabilities and
@@ -26,6 +28,7 @@ from typing import Any
 OPS = ("put", "get", "stat", "list", "delete")
 KILL_AT = "RIPCORD_TEST_KILL_AT"
 TRACE = "RIPCORD_TEST_TRACE"
+SIGNAL = "RIPCORD_TEST_SIGNAL"
 
 
 class KillPoint:
@@ -79,8 +82,10 @@ class Counter:
 
 
 def die() -> None:
-    """SIGKILL this process: no finally, no atexit, no lock released, as a power cut."""
-    os.kill(os.getpid(), signal.SIGKILL)
+    """SIGKILL this process: no finally, no atexit, no lock released, as a power cut
+    (or, with RIPCORD_TEST_SIGNAL=STOP, freeze it there)."""
+    stop = os.environ.get(SIGNAL) == "STOP"
+    os.kill(os.getpid(), signal.SIGSTOP if stop else signal.SIGKILL)
 
 
 def install(counter: Counter) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ import pytest
 
 from ripcord.retention.prune import PruneOptions, prune
 from tests.conftest import Cli
+from tests.crash.boot import KILL_AT, SIGNAL
 from tests.faults import (
     api_repo,
     assert_clean_failure,
+    binary_env,
     damage,
     files_under,
     hostile_snapshot,
@@ -24,7 +28,6 @@ from tests.faults import (
     plant_lock,
     random_files,
     raw_file,
-    start_until,
 )
 
 
@@ -168,17 +171,36 @@ def test_missing_data_stops_prune_before_it_deletes_anything(
 
 
 def held_back_by(cli: Cli, args: list[str]) -> subprocess.Popen[str]:
-    """Run `args`, freeze it once it holds its lock, and prune meanwhile: the prune
-    must wait for it. Returns the process, running again."""
-    has_lock = lambda: any((cli.repo / "locks").iterdir())  # noqa: E731
-    proc = start_until(cli, args, has_lock)
-    proc.send_signal(signal.SIGSTOP)  # a reader that has located its blobs, mid-way
+    """Run `args`, frozen right after it wrote its lock (the crash boot's STOP point: a
+    reader caught mid-way, however fast it is), and prune meanwhile: the prune must
+    wait for it. Returns the process, running again."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.crash.boot", "-r", str(cli.repo), *args],
+        env={**binary_env(cli), KILL_AT: "put:1+", SIGNAL: "STOP"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
     try:
+        _wait_stopped(proc)
         r = cli.ok("prune", "--max-unused", "0", "--json").json
         assert [w["backups_running"] for w in r["waiting"]] == [1]
     finally:
         proc.send_signal(signal.SIGCONT)
     return proc
+
+
+def _wait_stopped(proc: subprocess.Popen[str], deadline_s: float = 120) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the reader ended before it was frozen"
+        with open(f"/proc/{proc.pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                return
+        time.sleep(0.01)
+    raise AssertionError("the reader never reached its lock")
 
 
 def test_a_restore_in_progress_holds_back_the_deletion_of_what_it_reads(
