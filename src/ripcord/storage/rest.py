@@ -150,7 +150,10 @@ class RestStore:
             doc: Any = r.json()
             protocol, append_only = doc["protocol"], doc["append_only"]
             self.max_request_size = int(doc["max_request_size"])
-        except (ValueError, KeyError, TypeError):
+            if self.max_request_size <= 0:
+                raise ValueError("max_request_size")
+        # a hostile server's reply: absurd numbers (1e999), nesting past the recursion limit
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             raise StoreError(f"{self.where} is not a ripcord server (no capabilities)") from None
         if protocol != PROTOCOL:
             raise StoreError(
@@ -311,7 +314,7 @@ def _message(r: httpx.Response) -> str:
     try:
         doc = r.json()
         return str(doc["error"]) if isinstance(doc, dict) else r.text[:200]
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, RecursionError):
         return r.text[:200] or r.reason_phrase
 
 
