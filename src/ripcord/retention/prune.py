@@ -268,7 +268,13 @@ def referenced(
     used: set[bytes] = set()
     for snap in snaps:
         try:
-            _walk(repo, bytes.fromhex(snap.tree), trees, used, order)
+            try:
+                _walk(repo, bytes.fromhex(snap.tree), trees, used, order)
+            except MissingObject:
+                # a backup that ended after this process read the index: its snapshot is
+                # listed, and its index files were written before it. Read them, once.
+                repo.sync_index()
+                _walk(repo, bytes.fromhex(snap.tree), trees, used, order)
         except (MissingObject, CorruptObject) as e:
             raise type(e)(
                 f"snapshot {snap.id[:12]} cannot be read whole ({e}); prune deletes nothing"
