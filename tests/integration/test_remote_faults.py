@@ -109,7 +109,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 def big_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few dozen MB that do not compress or deduplicate: several packs to upload."""
     root = tmp_path_factory.mktemp("big-src")
-    for i in range(6):
+    for i in range(12):  # 6 (48 MB) was sometimes all uploaded before a quiet machine's kill
         (root / f"part-{i}.bin").write_bytes(os.urandom(8 << 20))
     (root / "notes.txt").write_text("the small file next to them\n" * 100)
     return root
