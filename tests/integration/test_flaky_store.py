@@ -8,7 +8,6 @@ The contract tests are the ones of tests/contract/, collected here again with a
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from tests.contract.conftest import StoreFactory
 from tests.contract.test_store_contract import (  # noqa: F401  (collected here again)
     OPS,
     expected,
-    observed,
+    replay,
     test_concurrent_puts_of_one_name_exactly_one_wins,
     test_delete_removes_and_frees_the_name,
     test_deleting_while_listing_does_not_break_the_listing,
@@ -128,12 +127,4 @@ def _tolerant(model: dict[str, bytes], op: tuple[Any, ...]) -> tuple[object, ...
 def test_any_sequence_of_operations_behaves_like_a_dict(
     store_factory: StoreFactory, ops: list[tuple[Any, ...]]
 ) -> None:
-    model: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = store_factory(Path(tmp))
-        try:
-            for op in ops:
-                allowed = _tolerant(model, op)
-                assert observed(store, op) in allowed, op
-        finally:
-            store.close()
+    replay(store_factory, ops, _tolerant)
