@@ -1,0 +1,1 @@
+"""The web dashboard: the plan's verdict, snapshots to browse, buttons for the nightly jobs."""
