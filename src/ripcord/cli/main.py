@@ -45,6 +45,7 @@ from ripcord.cli.serve_cmd import serve
 from ripcord.cli.snapshots_cmd import snapshots
 from ripcord.cli.stats_cmd import stats
 from ripcord.cli.status_cmd import status_cmd
+from ripcord.cli.ui_cmd import ui_cmd
 from ripcord.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -125,6 +126,7 @@ cli.add_command(run_cmd)
 cli.add_command(copy_cmd)
 cli.add_command(plan_group)
 cli.add_command(schedule)
+cli.add_command(ui_cmd)
 
 
 def run(argv: list[str] | None = None) -> int:

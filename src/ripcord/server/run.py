@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from ripcord.errors import UsageError
 from ripcord.server.app import ServerOptions, create_app
@@ -70,20 +71,52 @@ def serve(
     say: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Serve until SIGINT or SIGTERM."""
+    if not options.root.is_dir():
+        raise UsageError(f"--root {options.root} is not a directory")
+    users = Users(options.users)
+
+    def listening(url: str) -> None:
+        say(
+            f"listening on {url}, root {options.root},"
+            f" {len(users)} users{', append-only' if options.append_only else ''}"
+        )
+
+    run_app(
+        create_app(options, users),
+        listen,
+        tls_cert,
+        tls_key,
+        allow_plain_http,
+        listening,
+        "tokens would cross the network in the clear",
+    )
+
+
+def run_app(
+    app: ASGIApp,
+    listen: str,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    allow_plain_http: bool,
+    listening: Callable[[str], None],
+    why_tls: str,
+) -> None:
+    """Serve `app` on `listen` with uvicorn until SIGINT or SIGTERM (also the dashboard's).
+
+    `listening` hears the base URL once the socket is bound (with the real port of
+    `:0`). Plain HTTP off loopback is refused unless `allow_plain_http`, saying `why_tls`.
+    """
     host, port = parse_listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
     tls = tls_cert is not None
     if not tls and not allow_plain_http and not is_loopback(host):
         raise UsageError(
-            f"refusing plain HTTP on {host}: tokens would cross the network in the clear;"
+            f"refusing plain HTTP on {host}: {why_tls};"
             " give --tls-cert and --tls-key, or --allow-plain-http behind a TLS proxy"
         )
-    if not options.root.is_dir():
-        raise UsageError(f"--root {options.root} is not a directory")
-    users = Users(options.users)
     config = uvicorn.Config(
-        create_app(options, users),
+        app,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
         access_log=False,
@@ -103,10 +136,7 @@ def serve(
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    say(
-        f"listening on {'https' if tls else 'http'}://{shown}:{bound}, root {options.root},"
-        f" {len(users)} users{', append-only' if options.append_only else ''}"
-    )
+    listening(f"{'https' if tls else 'http'}://{shown}:{bound}")
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
