@@ -34,6 +34,7 @@ from ripcord.cli.init_cmd import init
 from ripcord.cli.key_cmd import key
 from ripcord.cli.ls_cmd import ls
 from ripcord.cli.maintain_cmd import maintain_cmd
+from ripcord.cli.mount_cmd import mount
 from ripcord.cli.plan_cmd import plan_group
 from ripcord.cli.protect_cmd import protect, unprotect
 from ripcord.cli.prune_cmd import prune_cmd
@@ -126,6 +127,7 @@ cli.add_command(run_cmd)
 cli.add_command(copy_cmd)
 cli.add_command(plan_group)
 cli.add_command(schedule)
+cli.add_command(mount)
 cli.add_command(ui_cmd)
 
 
