@@ -16,6 +16,7 @@ from typing import Any
 import blake3
 
 from ripcord.errors import CorruptObject, UnsupportedFormat
+from ripcord.repository.bounds import within
 
 FORMAT_NAME = "ripcord"
 FORMAT_VERSION = 1
@@ -25,6 +26,7 @@ _CHUNKER_BOUNDS = ((64, 1 << 20), (256, 4 << 20), (1 << 10, 16 << 20))
 MAX_PARITY = 100  # percent
 LOCK_MODES = ("compliance", "governance")  # S3 Object Lock modes, as the config spells them
 MAX_RETENTION_SECONDS = 100 * 365 * 86400  # AWS allows at most 100 years
+MAX_CONFIG = 64 << 10  # ripcord writes ~500 bytes
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class Config:
 def parse_config(raw: bytes) -> tuple[Config, str]:
     """Parse and check the version; returns the config and its claimed MAC."""
     try:
-        doc = json.loads(raw)
+        doc = json.loads(within(raw, MAX_CONFIG, "config"))
         if not isinstance(doc, dict):
             raise ValueError("not an object")
     except (ValueError, RecursionError) as e:  # deep nesting is hostile, not a crash

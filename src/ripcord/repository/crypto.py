@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ripcord.errors import CorruptObject
+from ripcord.repository.bounds import within
 
 ENVELOPE_VERSION = 1
 SALT_SIZE = 16
@@ -70,9 +71,7 @@ def open_msgpack(
 ) -> Any:
     """Bound, authenticate, then decode a sealed msgpack document: the order in
     which every untrusted document is read (docs/FORMAT.md §Bounds)."""
-    if len(data) > limit:
-        raise CorruptObject(f"{what}: too large ({len(data)} bytes)")
-    plain = open_sealed(key, data, aad, what)
+    plain = open_sealed(key, within(data, limit, what), aad, what)
     try:
         return msgpack.unpackb(plain, unicode_errors=unicode_errors)
     except (ValueError, TypeError) as e:

@@ -21,9 +21,11 @@ import msgpack
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from ripcord.errors import CorruptObject, UnsupportedFormat
+from ripcord.repository.bounds import within
 from ripcord.repository.crypto import content_id, open_sealed, seal
 
 KEY_VERSION = 1
+MAX_KEY_FILE = 64 << 10  # ripcord writes ~600 bytes
 _AAD = b"ripcord v1 key"
 
 
@@ -104,7 +106,7 @@ def make_key_file(password: bytes, secrets: MasterSecrets, params: KdfParams) ->
 
 def parse_key_file(raw: bytes, name: str) -> dict[str, Any]:
     try:
-        doc = json.loads(raw)
+        doc = json.loads(within(raw, MAX_KEY_FILE, name))
         if not isinstance(doc, dict):
             raise ValueError("not an object")
     except (ValueError, RecursionError) as e:  # deep nesting is hostile, not a crash

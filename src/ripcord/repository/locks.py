@@ -25,10 +25,12 @@ from datetime import UTC, datetime, timedelta
 import msgpack
 
 from ripcord.errors import CorruptObject, LockedError, RipcordError
+from ripcord.repository.bounds import read_bounded
 from ripcord.repository.crypto import open_sealed, seal
 from ripcord.storage import ObjectNotFound, Store
 
 LOCK_AAD = b"ripcord v1 lock"
+MAX_LOCK = 64 << 10  # ripcord writes ~200 bytes
 STALE = timedelta(minutes=30)
 REFRESH = timedelta(minutes=5)  # well inside STALE
 # a holder trusts its lock for this long after its last successful write; the
@@ -184,7 +186,7 @@ class Lock:
             if info.name == self.name:
                 continue
             try:
-                raw = self.store.get(info.name)
+                raw = read_bounded(self.store, info.name, MAX_LOCK, info.size)
                 d = msgpack.unpackb(open_sealed(self.key, raw, LOCK_AAD, info.name))
                 pid, when = int(d["pid"]), datetime.fromisoformat(d["time"])
                 if when.tzinfo is None or not 0 < pid < 2**31:  # is_stale could not judge it

@@ -33,11 +33,13 @@ from ripcord.errors import (
     WrongPassword,
 )
 from ripcord.repository import keys
-from ripcord.repository.checks import CheckRecord, decode_check, encode_check
-from ripcord.repository.config import Config, ObjectLock, check_mac, parse_config
+from ripcord.repository.bounds import read_bounded
+from ripcord.repository.checks import MAX_CHECK, CheckRecord, decode_check, encode_check
+from ripcord.repository.config import MAX_CONFIG, Config, ObjectLock, check_mac, parse_config
 from ripcord.repository.crypto import content_id
-from ripcord.repository.drills import DrillRecord, decode_drill, encode_drill
+from ripcord.repository.drills import MAX_DRILL, DrillRecord, decode_drill, encode_drill
 from ripcord.repository.index import (
+    MAX_INDEX,
     IndexCache,
     Location,
     PackFrames,
@@ -46,7 +48,7 @@ from ripcord.repository.index import (
 )
 from ripcord.repository.keys import KdfParams, MasterSecrets
 from ripcord.repository.locks import Clock, Lock, utcnow
-from ripcord.repository.marks import Mark, Standing, decode_mark, encode_mark, fold
+from ripcord.repository.marks import MAX_MARK, Mark, Standing, decode_mark, encode_mark, fold
 from ripcord.repository.pack import (
     DATA,
     TREE,
@@ -57,6 +59,7 @@ from ripcord.repository.pack import (
 )
 from ripcord.repository.packer import Packer, default_workers, pack_name
 from ripcord.repository.pending import (
+    MAX_PENDING,
     Barrier,
     Plan,
     decode_pending,
@@ -65,6 +68,7 @@ from ripcord.repository.pending import (
     in_force,
 )
 from ripcord.repository.snapshots import (
+    MAX_SNAPSHOT,
     Snapshot,
     decode_snapshot,
     encode_snapshot,
@@ -229,7 +233,8 @@ class Repository:
         removed = self.removed_keys()
         for info in sorted(self.store.list("keys"), key=lambda i: i.name):
             if info.name not in removed:
-                out.append((info.name, keys.parse_key_file(self._get(info.name), info.name)))
+                raw = self._read(info.name, keys.MAX_KEY_FILE, info.size)
+                out.append((info.name, keys.parse_key_file(raw, info.name)))
         return out
 
     def removed_keys(self) -> set[str]:
@@ -331,30 +336,39 @@ class Repository:
 
     def pending(self) -> list[Plan | Barrier]:
         """Every readable pending-deletion record; a damaged one is named in `left_out`."""
-        return self._records("pending", decode_pending)
+        return self._records("pending", decode_pending, MAX_PENDING)
 
     def plans(self) -> list[Plan]:
         """The pending plans in force (no other replaces them), oldest first."""
         return in_force(self.pending())[0]
 
-    def _records(self, prefix: str, decode: Callable[[bytes, bytes, str], T]) -> list[T]:
-        """Every readable object under `prefix`/, each named by the hash of its bytes; a
-        damaged one is left out and named in `left_out`, never hiding the others."""
+    def _records(
+        self, prefix: str, decode: Callable[[bytes, bytes, str], T], limit: int
+    ) -> list[T]:
+        """Every readable object under `prefix`/ (at most `limit` bytes each), each named
+        by the hash of its bytes; a damaged one is left out and named in `left_out`, never
+        hiding the others."""
         out = []
         for info in self.store.list(prefix):
             try:
-                out.append(self._record(info.name, decode))
+                out.append(self._record(info.name, decode, limit, info.size))
             except (CorruptObject, MissingObject) as e:
                 if str(e) not in self.left_out:
                     self.left_out.append(str(e))
         return out
 
-    def _record(self, name: str, decode: Callable[[bytes, bytes, str], T]) -> T:
+    def _record(
+        self,
+        name: str,
+        decode: Callable[[bytes, bytes, str], T],
+        limit: int,
+        size: int | None = None,
+    ) -> T:
         """One record, read once per process: named by its hash, it cannot change."""
         known = self._decoded.get(name)
         if known is not None:
             return cast(T, known)
-        data = self._get(name)
+        data = self._read(name, limit, size)
         object_id = name.split("/", 1)[1]
         if content_id(data) != object_id:
             raise CorruptObject(f"{name}: content does not match its name (damaged or altered)")
@@ -387,7 +401,7 @@ class Repository:
         return names
 
     def read_index_file(self, name: str) -> list[PackFrames]:
-        return decode_index_file(self.key, self._get(name), name)
+        return decode_index_file(self.key, self._read(name, MAX_INDEX), name)
 
     def read_pack_frames(self, pack_id: str, size: int | None = None) -> list[Frame]:
         """A pack's frame list from its own trailer, in two ranged reads (its size is
@@ -551,6 +565,13 @@ class Repository:
         except ObjectNotFound:
             raise MissingObject(f"{name} is missing from the repository") from None
 
+    def _read(self, name: str, limit: int, size: int | None = None) -> bytes:
+        """A whole object of at most `limit` bytes (`size`: as listed), never more read."""
+        try:
+            return read_bounded(self.store, name, limit, size)
+        except ObjectNotFound:
+            raise MissingObject(f"{name} is missing from the repository") from None
+
     # -- trees ---------------------------------------------------------------------------
 
     def save_tree(self, doc: object) -> bytes:
@@ -601,7 +622,7 @@ class Repository:
 
     def marks(self) -> list[Mark]:
         """Every readable mark; a damaged one is left out and named in `left_out`."""
-        return self._records("marks", decode_mark)
+        return self._records("marks", decode_mark, MAX_MARK)
 
     def standing(self) -> Standing:
         """The marks folded at the real clock; a mark dated in the future that would
@@ -622,7 +643,9 @@ class Repository:
 
     def drills(self) -> list[DrillRecord]:
         """Every readable drill record, oldest first; a damaged one is named in `left_out`."""
-        return sorted(self._records("drills", decode_drill), key=lambda d: (d.time, d.id))
+        return sorted(
+            self._records("drills", decode_drill, MAX_DRILL), key=lambda d: (d.time, d.id)
+        )
 
     def add_check(self, record: CheckRecord) -> CheckRecord:
         """Keep what a check read and found: a new object, never rewritten."""
@@ -630,7 +653,9 @@ class Repository:
 
     def checks(self) -> list[CheckRecord]:
         """Every readable check record, oldest first; a damaged one is named in `left_out`."""
-        return sorted(self._records("checks", decode_check), key=lambda c: (c.time, c.id))
+        return sorted(
+            self._records("checks", decode_check, MAX_CHECK), key=lambda c: (c.time, c.id)
+        )
 
     def _append(self, prefix: str, data: bytes) -> str:
         """Write a record named by the hash of its bytes; returns its id."""
@@ -652,7 +677,7 @@ class Repository:
         return sorted(i.name.split("/", 1)[1] for i in self.store.list("snapshots"))
 
     def load_snapshot(self, snap_id: str) -> Snapshot:
-        return self._record(f"snapshots/{snap_id}", decode_snapshot)
+        return self._record(f"snapshots/{snap_id}", decode_snapshot, MAX_SNAPSHOT)
 
     def snapshots(self, forgotten: bool = False) -> list[Snapshot]:
         """All readable snapshots not forgotten (with `forgotten`, those too), oldest
@@ -660,11 +685,12 @@ class Repository:
         must not hide every other snapshot (a forgotten one is not worth a warning)."""
         gone = self.standing().forgotten
         snaps = []
-        for snap_id in self.snapshot_ids():
+        for info in sorted(self.store.list("snapshots"), key=lambda i: i.name):
+            snap_id = info.name.split("/", 1)[1]
             if snap_id in gone and not forgotten:
                 continue
             try:
-                snaps.append(self.load_snapshot(snap_id))
+                snaps.append(self._record(info.name, decode_snapshot, MAX_SNAPSHOT, info.size))
             except (CorruptObject, MissingObject) as e:
                 if snap_id not in gone and str(e) not in self.left_out:
                     self.left_out.append(str(e))
@@ -676,7 +702,7 @@ class Repository:
 
 def read_config(store: Store) -> tuple[Config, str]:
     try:
-        raw = store.get("config")
+        raw = read_bounded(store, "config", MAX_CONFIG)
     except ObjectNotFound:
         raise RepositoryNotFound("no repository there (no config object)") from None
     return parse_config(raw)
@@ -688,13 +714,15 @@ def unlock(
     """The master secrets and the name of the key file the password opens; with `config`
     (and its MAC), only secrets that fit it: a slot left by an init that crashed before its
     config, then init again with the same password, must not be taken for the real one."""
-    names = sorted(i.name for i in store.list("keys"))
+    sizes = {i.name: i.size for i in store.list("keys")}
+    names = sorted(sizes)
     if not names:
         raise CorruptObject("repository has no key files")
     unusable: list[RipcordError] = []  # a damaged slot must not lock out the others
     for name in names:
         try:
-            secrets = keys.try_unlock(store.get(name), name, password)
+            raw = read_bounded(store, name, keys.MAX_KEY_FILE, sizes[name])
+            secrets = keys.try_unlock(raw, name, password)
             if secrets is not None and config is not None:
                 check_mac(*config, secrets.id_key)
         except (CorruptObject, UnsupportedFormat) as e:
