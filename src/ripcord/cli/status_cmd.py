@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -12,10 +11,10 @@ from rich.markup import escape
 
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.cli.plan_env import open_spec
-from ripcord.errors import EXIT_GUARD_ALARM, EXIT_RULE_BROKEN
 from ripcord.plan.model import Plan, RepositorySpec
-from ripcord.plan.state import CopyState, Proof, merged, recall, remember, state_doc
-from ripcord.plan.status import TIMEOUT, ago, behind, facts, observe_all, span, verdict
+from ripcord.plan.state import CopyState, Proof
+from ripcord.plan.status import TIMEOUT, ago, facts, span
+from ripcord.plan.survey import Copy, Survey, single, survey
 from ripcord.repository import parse_time
 
 
@@ -53,56 +52,30 @@ def status_cmd(env: Env, at: str | None, timeout: float) -> int:
     plan = env.plan()
     if plan is None or env.repo is not None:  # -r: that one repository (a plan's, by name)
         return _one(env, now)
-    before, problem = recall(plan)
-    observed = observe_all(plan, lambda spec: open_spec(env, spec), now, timeout)
-    if problem:
-        env.err.print(f"[yellow]warning:[/] {escape(problem)}")
-    problem = remember(plan, observed)
-    if problem:
-        env.err.print(f"[yellow]warning:[/] {escape(problem)}")
-    states = [merged(s, before.get(s.repository)) for s in observed]
-    rules = verdict(plan, states, now)
-    alarms = sum(len(s.alarms) for s in states)  # remembered ones too: nobody answered them
-    code = (
-        EXIT_RULE_BROKEN if not all(r.holds for r in rules) else EXIT_GUARD_ALARM if alarms else 0
-    )
-    doc = {
-        "plan": plan.name,
-        "path": str(plan.path),
-        "time": now.isoformat(),
-        "rpo_seconds": plan.rpo.total_seconds(),
-        "repositories": [
-            _copy_doc(plan, spec, state, now)
-            for spec, state in zip(plan.repositories, states, strict=True)
-        ],
-        "rules": [{"name": r.name, "holds": r.holds, "reason": r.reason} for r in rules],
-        "holds": all(r.holds for r in rules),
-        "open_alarms": alarms,
-        "exit_code": code,
-    }
+    seen = survey(plan, lambda spec: open_spec(env, spec), now, timeout)
+    for warning in seen.warnings:
+        env.err.print(f"[yellow]warning:[/] {escape(warning)}")
 
     def human(c: Console) -> None:
         c.print(f"plan [bold]{escape(plan.name)}[/] ({escape(str(plan.path))}) as of {_when(now)}")
-        for spec, state in zip(plan.repositories, states, strict=True):
-            _copy_table(c, plan, spec, state, now)
+        for copy in seen.copies:
+            _copy_table(c, seen, copy)
         c.print()
         c.print("[bold]3-2-1-1-0[/]")
-        for r in rules:
+        for r in seen.rules:
             mark = "[green]holds[/] " if r.holds else "[red]BROKEN[/]"
             c.print(f"  {mark} {r.name}: {escape(r.reason)}")
 
-    env.emit(doc, human)
-    return code
+    env.emit(seen.doc(), human)
+    return seen.exit_code
 
 
 def _one(env: Env, now: datetime) -> int:
     """One repository (-r): its facts and alarms, no verdict (no plan, no rules)."""
-    plan = Plan(Path("-"), (), ())
     where = env.repo or "the default repository"
     with env.open() as repo:
-        state = facts(repo, where, plan, now)
-    doc = {**state_doc(state), "time": now.isoformat()}
-    doc.pop("reachable")
+        state = facts(repo, where, Plan(Path("-"), (), ()), now)
+    seen = single(RepositorySpec(where, where, "disk"), state, now)
 
     def human(c: Console) -> None:
         c.print(f"repository [bold]{escape(where)}[/] as of {_when(now)}")
@@ -118,35 +91,12 @@ def _one(env: Env, now: datetime) -> int:
         t.print(c)
         _alarms(c, state, None)
 
-    env.emit(doc, human)
-    return EXIT_GUARD_ALARM if state.alarms else 0
+    env.emit(seen.doc(), human)
+    return seen.exit_code
 
 
-def _copy_doc(plan: Plan, spec: RepositorySpec, state: CopyState, now: datetime) -> dict[str, Any]:
-    doc = state_doc(state)
-    for n in doc["newest"]:
-        t = datetime.fromisoformat(n["time"]) if n["time"] else None
-        n["age_seconds"] = None if t is None else (now - t).total_seconds()
-        n["within_rpo"] = t is not None and now - t <= plan.rpo
-    if doc["immutable"] is not None:
-        doc["immutable"]["claimed"] = spec.immutable
-    why = behind(plan, spec, state, now)
-    return {
-        **doc,
-        "url": spec.url,
-        "media": spec.media,
-        "offsite": spec.offsite,
-        "offline": spec.offline,
-        "immutable_claimed": spec.immutable,
-        "remembered": state.remembered,
-        "current": why is None,
-        "behind": why,
-    }
-
-
-def _copy_table(
-    c: Console, plan: Plan, spec: RepositorySpec, state: CopyState, now: datetime
-) -> None:
+def _copy_table(c: Console, view: Survey, copy: Copy) -> None:
+    plan, spec, state, now = view.plan, copy.spec, copy.state, view.now
     traits = [
         spec.media,
         *(w for w, on in (("offsite", spec.offsite), ("offline", spec.offline)) if on),
@@ -164,7 +114,7 @@ def _copy_table(
         t.add_row("reachable", f"[red]no[/]: {escape(state.error or '')}; never seen")
     for n in state.newest:
         age = ""
-        if n.time is not None and now - n.time <= plan.rpo:
+        if view.within_rpo(n):
             age = " [green]within the RPO[/]"
         elif n.time is not None:
             age = f" [red]older than the RPO of {span(plan.rpo)}[/]"

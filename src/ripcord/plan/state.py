@@ -63,6 +63,14 @@ class Alarm:
     snapshot: str
     time: datetime
     reason: str
+    # the snapshot this one is a copy of ("": not a copy, or remembered): the same alarm
+    # in every copy of the plan; not kept in the state file nor in `status --json`
+    origin: str = ""
+
+    @property
+    def key(self) -> str:
+        """What names this alarm in every repository its snapshot was copied to."""
+        return self.origin or self.snapshot
 
 
 @dataclass(frozen=True)

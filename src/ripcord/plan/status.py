@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from ripcord.archive.backup import normalize_sources
 from ripcord.plan.immutability import probe
@@ -32,9 +33,10 @@ from ripcord.plan.state import Alarm, CopyState, Newest, Proof
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.checks import CheckRecord
 from ripcord.repository.drills import DrillRecord
-from ripcord.repository.marks import SKEW
+from ripcord.repository.marks import SKEW, fold
 
 Connect = Callable[[RepositorySpec], AbstractContextManager[Repository]]
+T = TypeVar("T")
 TIMEOUT = 60.0  # seconds one repository may take to answer before it counts as unreachable
 
 
@@ -55,26 +57,34 @@ def observe(
 ) -> CopyState:
     """What `spec`'s repository holds as of `now`; unreachable, with the reason in one
     line, when opening or reading it fails or takes longer than `timeout` seconds."""
-    done: list[CopyState | BaseException] = []
+    found = bounded(lambda: _read(spec, connect, plan, now), timeout, f"status-{spec.name}")
+    if isinstance(found, str):
+        return CopyState(spec.name, False, error=found)
+    return found
 
-    def read() -> None:
+
+def bounded(work: Callable[[], T], timeout: float, name: str) -> T | str:
+    """`work()`, or why it failed in one line (an error, or no answer within `timeout`
+    seconds). It runs in a daemon thread: a store that never answers (a black-holed
+    NAS) must not keep the caller, or the process, waiting."""
+    done: list[T | BaseException] = []
+
+    def run() -> None:
         try:
-            done.append(_read(spec, connect, plan, now))
-        except BaseException as e:  # reported as the reason it cannot be reached
+            done.append(work())
+        except BaseException as e:  # reported as the reason it failed
             done.append(e)
 
-    # a daemon thread: a store that never answers (a black-holed NAS) must not keep
-    # status, or the process, waiting
-    worker = threading.Thread(target=read, name=f"ripcord-status-{spec.name}", daemon=True)
+    worker = threading.Thread(target=run, name=f"ripcord-{name}", daemon=True)
     worker.start()
     worker.join(timeout)
     if not done:
-        return CopyState(spec.name, False, error=f"no answer within {timeout:g} s")
+        return f"no answer within {timeout:g} s"
     found = done[0]
     if isinstance(found, BaseException):
         if not isinstance(found, Exception):
             raise found
-        return CopyState(spec.name, False, error=_one_line(found))
+        return _one_line(found)
     return found
 
 
@@ -96,19 +106,20 @@ def facts(repo: Repository, name: str, plan: Plan, now: datetime) -> CopyState:
     """What an open repository holds as of `now` (later records are not yet there).
 
     A plan without sources (`status` of one repository) gets the newest snapshot
-    of each host and set of paths instead, named `host:path,path`. The
-    repository's clock is set to `now`, so marks are folded as of then (an `ack`
-    that `run --time` dated in the future still answers its alarm)."""
-    repo.clock = lambda: now
+    of each host and set of paths instead, named `host:path,path`. Marks are
+    folded as of `now` (an `ack` that `run --time` dated in the future still
+    answers its alarm), without touching the repository's clock: the dashboard
+    keeps it open, and its next ack must be dated by the real one."""
     snaps = [s for s in repo.snapshots() if s.time <= now + SKEW]
     if plan.sources:
         newest = tuple(_newest(plan, src, snaps) for src in plan.sources)
     else:
         newest = _groups(snaps)
     latest = max(snaps, key=lambda s: (s.time, s.id), default=None)
+    origins = {s.id: s.origin for s in snaps}
     alarms = tuple(
-        Alarm(m.snapshots[0], m.time, m.reason)
-        for m in repo.standing().open_alarms()
+        Alarm(m.snapshots[0], m.time, m.reason, origins.get(m.snapshots[0]) or "")
+        for m in fold(repo.marks(), now).open_alarms()
         if m.time <= now + SKEW
     )
     return CopyState(
