@@ -8,15 +8,17 @@ reads the login link it prints; `browser` gives a Chromium page (never
 from __future__ import annotations
 
 import os
+import queue
 import re
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -64,17 +66,26 @@ class Dashboard:
             text=True,
         )
         assert proc.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump(out: IO[str]) -> None:  # a thread: select() can't see text already buffered
+            for line in out:
+                lines.put(line)
+            lines.put("")
+
+        threading.Thread(target=pump, args=(proc.stdout,), daemon=True).start()
         deadline = time.monotonic() + 60
         seen = ""
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                line = proc.stdout.readline()
-                seen += line
-                m = LINK.search(line)
-                if m:
-                    return cls(proc, m.group(1), log)
-            if proc.poll() is not None:
+            try:
+                line = lines.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            seen += line
+            m = LINK.search(line)
+            if m:
+                return cls(proc, m.group(1), log)
+            if not line:
                 break
         proc.kill()
         raise AssertionError(f"ripcord ui printed no login link: {seen!r} {log.read_text()!r}")

@@ -85,3 +85,18 @@ def test_browser_logs_in_with_the_link_and_the_token_leaves_the_address_bar(
         assert width <= 390, f"the page is {width}px wide on a 390px phone"
     finally:
         page.close()
+
+
+def test_ctrl_c_stops_the_dashboard_with_exit_130_and_sigterm_143(
+    cli: Cli, tmp_path: Path, dashboard: list[Dashboard]
+) -> None:
+    d = start(cli, tmp_path, dashboard)
+    assert d.stop() == 130
+    d = start(cli, tmp_path, dashboard)
+    d.proc.terminate()
+    assert d.proc.wait(20) == 143
+
+
+def test_without_a_plan_or_repository_it_says_what_to_give(cli: Cli) -> None:
+    r = cli("ui", repo=False)
+    assert r.code == 2 and "--plan" in r.err and "-r" in r.err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import ssl
 import sys
@@ -137,10 +138,14 @@ def run_app(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     listening(f"{'https' if tls else 'http'}://{shown}:{bound}")
+    server = uvicorn.Server(config)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         sock.close()
+    # uvicorn stops gracefully on Ctrl-C and returns; exit 130 like every command
+    if signal.SIGINT in getattr(server, "_captured_signals", ()):
+        raise KeyboardInterrupt
 
 
 def _log_to_stderr() -> None:
