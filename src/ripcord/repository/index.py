@@ -82,7 +82,11 @@ def decode_index_file(key: bytes, data: bytes, what: str) -> list[PackFrames]:
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
-    db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
+    # one thread at a time, but not always the one that opened it: the dashboard keeps a
+    # repository open and hands it from one request's thread to the next (ui/site.py)
+    db = sqlite3.connect(
+        str(path) if path else ":memory:", isolation_level=None, check_same_thread=False
+    )
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")
