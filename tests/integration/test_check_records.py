@@ -26,6 +26,12 @@ def test_every_check_is_recorded_with_what_it_read_and_found(cli: Cli, src: Path
     assert (second.read, second.packs_read) == ("subset:50%", subset["packs_read"])
     assert (third.read, third.result, third.errors) == ("all", "fail", len(r.json["errors"]))
     assert third.problems[0] == f"{r.json['errors'][0]['kind']}: {r.json['errors'][0]['message']}"
+    listed = cli.ok("checks", "--json").json
+    assert [c["id"] for c in listed] == list(records)
+    assert [c["result"] for c in listed] == ["pass", "pass", "fail"]
+    assert listed[2]["problems"] == list(third.problems) and listed[1]["read"] == "subset:50%"
+    shown = cli.ok("checks").out
+    assert "3 checks, 1 failed" in shown and third.problems[0][:40] in shown
 
 
 def test_a_damaged_check_record_is_an_error_of_check(cli: Cli, src: Path) -> None:

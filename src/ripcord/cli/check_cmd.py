@@ -7,9 +7,11 @@ from dataclasses import asdict
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
-from ripcord.cli.env import Env, human_bytes, json_option, pass_env
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env, rows
 from ripcord.errors import EXIT_DAMAGED, UsageError
+from ripcord.repository.checks import CheckRecord
 from ripcord.repository.packer import pack_name
 from ripcord.verify.check import CheckReport, Problem
 from ripcord.verify.checked import ALL, NEEDS_DATA, check_and_record
@@ -120,3 +122,50 @@ def _human(c: Console, r: CheckReport, healing: Healing | None = None) -> None:
             c.print(f"note: {NO_PARITY}")
     n = len(r.errors)
     c.print("no errors found" if not n else f"[red]{n} errors found[/]")
+
+
+@click.command("checks")
+@json_option
+@pass_env
+def checks_cmd(env: Env) -> None:
+    """List the checks run on this repository (by any host) and their results, oldest first.
+
+    Each `check` (and each check `run` does when one is due) leaves a record of
+    what it read and found; `status` judges the newest.
+    """
+    with env.open() as repo:
+        records = repo.checks()
+
+    def human(out: Console) -> None:
+        c = rows(out)
+        t = Table(box=None)
+        for name in ("id", "time", "host", "result", "read", "snapshots", "packs read", "size"):
+            t.add_column(name, no_wrap=name in ("time", "result", "size"))
+        for r in records:
+            t.add_row(
+                r.id[:12],
+                r.time.astimezone().strftime("%Y-%m-%d %H:%M"),
+                escape(r.host),
+                "[green]pass[/]" if r.result == "pass" else f"[red]fail ({r.errors})[/]",
+                escape(r.read),
+                str(r.snapshots),
+                f"{r.packs_read}/{r.packs}",
+                human_bytes(r.bytes_read),
+            )
+        c.print(t)
+        for r in records:
+            for line in r.problems if r.result == "fail" else ():
+                c.print(f"[red]{r.id[:12]}[/] {escape(line)}")
+        failed = sum(r.result == "fail" for r in records)
+        c.print(f"{len(records)} checks" + (f", {failed} failed" if failed else ""))
+
+    env.emit([check_record_doc(r) for r in records], human)
+
+
+def check_record_doc(r: CheckRecord) -> dict[str, object]:
+    return {
+        **asdict(r),
+        "time": r.time.isoformat(),
+        "problems": list(r.problems),
+        "result": r.result,
+    }

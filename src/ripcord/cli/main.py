@@ -21,7 +21,7 @@ import click
 from ripcord import __version__
 from ripcord.cli.backup_cmd import backup
 from ripcord.cli.cat_cmd import cat
-from ripcord.cli.check_cmd import check_cmd
+from ripcord.cli.check_cmd import check_cmd, checks_cmd
 from ripcord.cli.copy_cmd import copy_cmd
 from ripcord.cli.diff_cmd import diff
 from ripcord.cli.drill_cmd import drill_cmd, drills_cmd
@@ -119,6 +119,7 @@ cli.add_command(repair)
 cli.add_command(drill_cmd)
 cli.add_command(drills_cmd)
 cli.add_command(check_cmd)
+cli.add_command(checks_cmd)
 cli.add_command(serve)
 cli.add_command(maintain_cmd)
 cli.add_command(guard)
