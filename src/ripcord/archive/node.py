@@ -8,6 +8,7 @@ repository may be hostile (docs/FORMAT.md §Trees).
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET = (
     "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket",
 )  # fmt: skip
 TYPES = (FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET)
+_TYPE_CHAR = {FILE: "-", DIR: "d", SYMLINK: "l", FIFO: "p", CHAR: "c", BLOCK: "b", SOCKET: "s"}
 _NO_ID = 2**32 - 1  # (uid_t)-1: "leave unchanged", never a real owner
 
 
@@ -161,6 +163,11 @@ class Node:
             raise ValueError("xattrs is not a map")
         n.xattrs = {as_bytes(k): as_bytes(v) for k, v in xattrs.items()}
         return n
+
+
+def mode_text(node: Node) -> str:
+    """The node's type and permissions as `ls -l` shows them ('drwxr-xr-x')."""
+    return _TYPE_CHAR.get(node.type, "?") + stat.filemode(node.mode)[1:]
 
 
 def check_name(name: Any) -> bytes:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import stat
 from datetime import UTC, datetime
 
 import click
 from rich.console import Console
 
-from ripcord.archive.node import Node
+from ripcord.archive.node import Node, mode_text
 from ripcord.archive.trees import find, walk
 from ripcord.cli.env import Env, json_option, pass_env
 from ripcord.repository import resolve
-
-_TYPE_CHAR = {"file": "-", "dir": "d", "symlink": "l", "fifo": "p", "chardev": "c", "blockdev": "b"}
 
 
 def node_doc(path: bytes, n: Node) -> dict[str, object]:
@@ -56,7 +53,7 @@ def ls(env: Env, snapshot: str, path: str, long_: bool) -> None:
             if not long_:
                 c.print(name, markup=False)
                 continue
-            mode = _TYPE_CHAR.get(n.type, "?") + stat.filemode(n.mode)[1:]
+            mode = mode_text(n)
             when = datetime.fromtimestamp(n.mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M")
             c.print(
                 f"{mode} {n.user or n.uid:>8} {n.group or n.gid:>8} {n.size:>12} {when} {name}",
