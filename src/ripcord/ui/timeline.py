@@ -1,0 +1,133 @@
+"""The timeline: per source, what each snapshot changed and stored, alarms marked.
+
+A ransomware night (thousands of files changed, the repository growing) or a
+mass deletion stands out against the ordinary nights. The figures are those the
+snapshot records (docs/FORMAT.md §Snapshots): the change guard's added,
+modified and deleted counts where it judged the backup, else the backup's own
+new and changed counts (a snapshot from before the guard shows deleted as "–"),
+and `stored_added`, the bytes the backup added to the repository.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import accumulate
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ripcord.errors import RipcordError
+from ripcord.plan.sources import by_source
+from ripcord.repository import Snapshot
+from ripcord.repository.marks import SUSPICIOUS, Standing
+from ripcord.ui.chart import Column, bars, legend, line
+from ripcord.ui.render import env, page
+from ripcord.ui.site import Site
+
+human_bytes = env.filters["bytes"]
+when = env.filters["when"]
+
+
+def routes(site: Site) -> list[BaseRoute]:
+    return [Route("/timeline", _timeline)]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one snapshot changed, as recorded in its summary (None: not recorded)."""
+
+    snapshot: Snapshot
+    added: int | None
+    changed: int | None
+    deleted: int | None
+    stored: int | None
+    alarm: str | None  # the guard's reason, if it raised an alarm on this snapshot
+
+    @classmethod
+    def of(cls, snap: Snapshot, standing: Standing) -> Figures:
+        s = snap.summary
+        guarded = "guard_files" in s
+        mark = standing.alarms.get(snap.id)
+        alarm = shown(mark.reason) if mark else None
+        if alarm is None and SUSPICIOUS in snap.tags:  # a copy whose alarm mark is elsewhere
+            alarm = "the change guard flagged it"
+        return cls(
+            snap,
+            s.get("guard_added") if guarded else s.get("files_new"),
+            s.get("guard_modified") if guarded else s.get("files_changed"),
+            s.get("guard_deleted") if guarded else None,
+            s.get("stored_added"),
+            alarm,
+        )
+
+    def column(self) -> Column:
+        t = self.snapshot.time
+        tip = (
+            f"{when(t)} · snapshot {self.snapshot.id[:12]}: {_n(self.added)} added,"
+            f" {_n(self.changed)} changed, {_n(self.deleted)} deleted;"
+            f" {human_bytes(self.stored)} stored"
+        )
+        if self.alarm is not None:
+            tip += f" · GUARD ALARM: {self.alarm}"
+        return Column(
+            tip, t.astimezone().strftime("%m-%d"), self.added, self.changed, self.deleted,
+            self.stored, self.alarm,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    figures: list[Figures]
+    chart: Markup
+
+
+def shown(text: str) -> str:
+    """A name as the page can send it: a path that was not UTF-8 (kept with surrogate
+    escapes) shows its stray bytes as U+FFFD instead of failing the page."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _n(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def _timeline(request: Request) -> Response:
+    site: Site = request.app.state.site
+    name = request.query_params.get("repository") or site.names[0]
+    spec = site.spec(name)  # 404 for a name the site does not have
+    try:
+        with site.using(spec.name) as repo:
+            snaps = repo.snapshots()
+            standing = repo.standing()
+            stored_now = sum(repo.pack_sizes().values())
+    except (RipcordError, OSError) as e:
+        return page(request, "timeline.html", 503, repository=name, error=str(e) or repr(e))
+    sources = []
+    for raw, mine in by_source(site.plan_or_one(), snaps):
+        source = shown(raw)
+        figures = [Figures.of(s, standing) for s in mine]
+        columns = [f.column() for f in figures]
+        top = max((f.stored or 0 for f in figures), default=0)
+        svg = bars(columns, f"Snapshots of {source}", human_bytes(top))
+        sources.append(Source(source, figures, Markup(svg)))
+    ordered = sorted(snaps, key=lambda s: (s.time, s.id))
+    grown = list(accumulate(s.summary.get("stored_added", 0) for s in ordered))
+    points = [
+        (f"{when(s.time)}: {human_bytes(total)} stored by the backups so far", total)
+        for s, total in zip(ordered, grown, strict=True)
+    ]
+    size = Markup(line(points, f"Size of {name} over time", human_bytes(grown[-1] if grown else 0)))
+    return page(
+        request,
+        "timeline.html",
+        repository=name,
+        sources=sources,
+        size=size,
+        stored_now=stored_now,
+        snapshots=len(snaps),
+        legend=Markup(legend()),
+        n=_n,
+    )
