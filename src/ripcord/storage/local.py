@@ -3,6 +3,10 @@
 Writes are exclusive-create of a temporary file, fsync, then a link to the
 final name (which fails if the name exists), so a reader never sees a torn
 object and nothing is ever overwritten. Finished objects are made read-only.
+Before put() returns, the object's folder is fsynced, and so is the parent of
+every folder on its way that this process has not yet seen made durable: a new
+`data/xx/` is itself only a directory entry until its parent is synced, so a
+power cut could otherwise lose every object inside it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class LocalStore:
                 raise StoreError(f"cannot create {self.root}: {e.strerror}") from None
         elif not self.root.is_dir():
             raise RepositoryNotFound(f"no repository at {self.root}")
+        self._durable: set[Path] = set()  # folders whose entry in their parent is synced
+        if create:
+            with contextlib.suppress(PermissionError):  # a parent we may not open: its owner's
+                self._make_durable(self.root.parent, self.root)
         self._sweep_temp()
 
     def _sweep_temp(self) -> None:
@@ -71,7 +79,7 @@ class LocalStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            self._make_durable(self.root, final.parent)
             try:
                 os.link(tmp, final)
             except FileExistsError:
@@ -84,6 +92,20 @@ class LocalStore:
         finally:
             with contextlib.suppress(OSError):  # gone already, or a read-only disk: keep the error
                 tmp.unlink()
+
+    def _make_durable(self, top: Path, folder: Path) -> None:
+        """Create the folders below `top` down to `folder` as needed, and fsync the parent
+        of each one not known durable yet: made by this call, by another thread that may
+        not have synced it yet, or by a process that died before it did."""
+        way = []
+        while folder != top and folder != folder.parent:
+            way.append(folder)
+            folder = folder.parent
+        for d in reversed(way):
+            if d not in self._durable:
+                d.mkdir(exist_ok=True)
+                _fsync_dir(d.parent)
+                self._durable.add(d)  # a set's add is atomic: threads may race, each syncs
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         try:
