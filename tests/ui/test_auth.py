@@ -32,7 +32,7 @@ def test_pages_need_the_login_link(
     c = d.client()
     page = c.get("/")
     assert page.status_code == 200 and str(src) in page.text
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     cookie = next(iter(c.cookies.jar))

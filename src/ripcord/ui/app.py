@@ -29,7 +29,9 @@ HEADERS = {
     # every script, style and image is our own: an injected name cannot load or run anything
     "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self';"
     " script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "referrer-policy": "no-referrer",  # the login token never leaves in a Referer
+    # the login token never leaves for another site in a Referer; not "no-referrer", under
+    # which a browser sends `Origin: null` on every form POST, and Guard refuses them all
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
 }
