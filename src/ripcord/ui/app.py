@@ -18,12 +18,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ripcord.ui import overview
+from ripcord.ui import jobs, overview, timeline
 from ripcord.ui.auth import Auth, Guard
 from ripcord.ui.render import page
 from ripcord.ui.site import Site
 
-PAGES: tuple[Callable[[Site], list[BaseRoute]], ...] = (overview.routes,)
+PAGES: tuple[Callable[[Site], list[BaseRoute]], ...] = (
+    overview.routes,
+    timeline.routes,
+    jobs.routes,
+)
 
 HEADERS = {
     # every script, style and image is our own: an injected name cannot load or run anything
