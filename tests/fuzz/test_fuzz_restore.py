@@ -7,6 +7,8 @@ escape, then restored, listed and searched by the real CLI.
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,14 @@ def outside(tmp_path: Path) -> Path:
     return d
 
 
+@pytest.fixture
+def deep_target(tmp_path: Path) -> Iterator[Path]:
+    """A restore target removed with `rm -rf` afterwards: pytest's clean-up of old
+    temporary directories (shutil.rmtree) recurses per level and fails on deep ones."""
+    yield tmp_path / "t"
+    subprocess.run(["rm", "-rf", str(tmp_path / "t")], check=True)
+
+
 def deep_snapshot(cli: Cli, depth: int) -> str:
     with api_repo(cli) as repo:
         node = raw_file(repo, b"bottom", b"at the bottom\n")
@@ -48,11 +58,11 @@ def deep_snapshot(cli: Cli, depth: int) -> str:
 
 
 def test_a_snapshot_nested_past_the_limit_is_refused_cleanly(
-    cli: Cli, tmp_path: Path, outside: Path
+    cli: Cli, deep_target: Path, outside: Path
 ) -> None:
     before = listing(outside)
     snap = deep_snapshot(cli, 2000)
-    r = cli("restore", snap, "--target", str(tmp_path / "t"), "--json")
+    r = cli("restore", snap, "--target", str(deep_target), "--json")
     assert r.code == 3 and TRACEBACK not in r.err
     assert f"deeper than {MAX_DEPTH} levels" in r.out
     for args in (("ls", snap), ("find", "bottom")):
@@ -60,10 +70,10 @@ def test_a_snapshot_nested_past_the_limit_is_refused_cleanly(
     assert listing(outside) == before
 
 
-def test_a_snapshot_nested_within_the_limit_restores(cli: Cli, tmp_path: Path) -> None:
+def test_a_snapshot_nested_within_the_limit_restores(cli: Cli, deep_target: Path) -> None:
     snap = deep_snapshot(cli, MAX_DEPTH - 1)
-    cli.ok("restore", snap, "--target", str(tmp_path / "t"))
-    bottom = tmp_path / "t" / Path(*["d"] * (MAX_DEPTH - 1)) / "bottom"
+    cli.ok("restore", snap, "--target", str(deep_target))
+    bottom = deep_target / Path(*["d"] * (MAX_DEPTH - 1)) / "bottom"
     assert bottom.read_text() == "at the bottom\n"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ripcord.archive.node import DIR, FILE, Node
-from ripcord.archive.trees import load_nodes, split_path
+from ripcord.archive.trees import below, split_path
 from ripcord.errors import MissingObject
 from ripcord.repository import Repository
 
@@ -86,54 +86,52 @@ def diff_trees(repo: Repository, tree_a: bytes, tree_b: bytes, path: str = "/") 
 
 
 def diff_nodes(repo: Repository, a: Node | None, b: Node | None, path: bytes) -> Iterator[Change]:
-    """Changes from node `a` to node `b` (either may be absent) and below, depth first by name."""
-    if a is None or b is None:
-        gone, kind = (a, REMOVED) if b is None else (b, ADDED)
-        assert gone is not None
-        for p, n in _subtree(repo, gone, path):
-            yield Change(p, kind, n if kind == REMOVED else None, n if kind == ADDED else None)
-        return
-    if a.type != b.type:
-        yield Change(path, TYPE, a, b)
-        yield from _children(repo, a, None, path)
-        yield from _children(repo, None, b, path)
-        return
-    fields = metadata_fields(a, b)
-    if a.type == FILE and (a.hash, a.content) != (b.hash, b.content):
-        yield Change(path, MODIFIED, a, b, ("content", *fields))
-    elif fields:
-        yield Change(path, METADATA, a, b, fields)
-    if a.type == DIR and a.subtree != b.subtree:
-        yield from _children(repo, a, b, path)
+    """Changes from node `a` to node `b` (either may be absent) and below, depth first by
+    name; a loop over the pairs still to compare, so any depth costs no stack."""
+    stack: list[tuple[Node | None, Node | None, bytes]] = [(a, b, path)]
+    while stack:
+        a, b, path = stack.pop()
+        if a is None or b is None:  # only on one side: it and all below it went or came
+            kind = REMOVED if b is None else ADDED
+            yield Change(path, kind, a, b)
+            stack.extend(_pairs(repo, a, b, path))
+            continue
+        if a.type != b.type:
+            yield Change(path, TYPE, a, b)
+            stack.extend(_pairs(repo, None, b, path))  # popped after the removed ones
+            stack.extend(_pairs(repo, a, None, path))
+            continue
+        fields = metadata_fields(a, b)
+        if a.type == FILE and (a.hash, a.content) != (b.hash, b.content):
+            yield Change(path, MODIFIED, a, b, ("content", *fields))
+        elif fields:
+            yield Change(path, METADATA, a, b, fields)
+        if a.type == DIR and a.subtree != b.subtree:
+            stack.extend(_pairs(repo, a, b, path))
 
 
-def _children(repo: Repository, a: Node | None, b: Node | None, path: bytes) -> Iterator[Change]:
-    """Diff the entries of two directories (a side that is None or not a dir has none)."""
-    left, right = _entries(repo, a), _entries(repo, b)
-    base = path.rstrip(b"/")
-    for name in sorted(left.keys() | right.keys()):
-        yield from diff_nodes(repo, left.get(name), right.get(name), base + b"/" + name)
+def _pairs(
+    repo: Repository, a: Node | None, b: Node | None, path: bytes
+) -> list[tuple[Node | None, Node | None, bytes]]:
+    """The entries of two directories paired by name (a side that is None or not a dir
+    has none), last name first: pushed on a stack, they pop in name order."""
+    left, right = _entries(repo, a, path), _entries(repo, b, path)
+    base = path.rstrip(b"/") + b"/"
+    names = sorted(left.keys() | right.keys(), reverse=True)
+    return [(left.get(n), right.get(n), base + n) for n in names]
 
 
-def _entries(repo: Repository, n: Node | None) -> dict[bytes, Node]:
+def _entries(repo: Repository, n: Node | None, path: bytes) -> dict[bytes, Node]:
     if n is None or n.type != DIR or n.subtree is None:
         return {}
-    return {c.name: c for c in load_nodes(repo, n.subtree)}
-
-
-def _subtree(repo: Repository, n: Node, path: bytes) -> Iterator[tuple[bytes, Node]]:
-    """`n` and everything below it, depth first by name."""
-    yield path, n
-    base = path.rstrip(b"/")
-    for name, child in sorted(_entries(repo, n).items()):
-        yield from _subtree(repo, child, base + b"/" + name)
+    return {c.name: c for c in below(repo, n.subtree, path)}
 
 
 def _lookup(repo: Repository, root: bytes, parts: list[bytes]) -> Node | None:
     """The node at `parts` below `root`, or None if the path is not in that tree."""
     node: Node | None = Node(name=b"/", type=DIR, subtree=root)
     for part in parts:
-        node = _entries(repo, node).get(part)
+        node = _entries(repo, node, b"").get(part)
         if node is None:
             return None
     return node

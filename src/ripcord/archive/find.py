@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
 from ripcord.archive.node import DIR, Node
-from ripcord.archive.trees import below
+from ripcord.archive.trees import MAX_DEPTH, TooDeep, below, depth
 from ripcord.errors import UsageError
 from ripcord.repository import Repository, Snapshot
 
@@ -78,24 +78,59 @@ class Finder:
         self._criteria = criteria
         # Path patterns depend on where a tree sits, so then the key holds the location too.
         self._memo: dict[tuple[bytes, bytes], list[tuple[bytes, Node]]] = {}
+        # how deep entries go below each tree walked: one met again deeper down must
+        # still be refused past MAX_DEPTH, as restore would refuse it
+        self._height: dict[tuple[bytes, bytes], int] = {}
 
     def search(self, snap: Snapshot) -> list[tuple[bytes, Node]]:
         """(absolute path, node) of every matching entry of `snap`, depth first by name."""
         return [(b"/" + rel, n) for rel, n in self._below(bytes.fromhex(snap.tree), b"")]
 
+    def _key(self, tree_id: bytes, at: bytes) -> tuple[bytes, bytes]:
+        return tree_id, at if self._criteria.paths else b""
+
+    def _known(self, tree_id: bytes, at: bytes) -> bool:
+        key = self._key(tree_id, at)
+        if key not in self._memo:
+            return False
+        if depth(at) + self._height[key] > MAX_DEPTH:
+            raise TooDeep(at)
+        return True
+
     def _below(self, tree_id: bytes, at: bytes) -> list[tuple[bytes, Node]]:
-        """Matches inside the tree `tree_id` located at `at`, paths relative to it."""
-        key = (tree_id, at if self._criteria.paths else b"")
-        found = self._memo.get(key)
-        if found is not None:
-            return found
-        found = []
-        for child in below(self._repo, tree_id, at):
-            path = at + b"/" + child.name
-            if self._criteria.matches(path, child):
-                found.append((child.name, child))
-            if child.type == DIR and child.subtree is not None:
-                prefix = child.name + b"/"
-                found.extend((prefix + rel, n) for rel, n in self._below(child.subtree, path))
-        self._memo[key] = found
-        return found
+        """Matches inside the tree `tree_id` located at `at`, paths relative to it; trees
+        below are done first, from a stack rather than by recursion (trees can be deep)."""
+        stack = [(tree_id, at)]
+        listed: dict[tuple[bytes, bytes], list[Node]] = {}  # read, waiting on their subtrees
+        while stack:
+            tree, here = stack[-1]
+            key = self._key(tree, here)
+            if self._known(tree, here):
+                stack.pop()
+                continue
+            kids = listed.get(key)
+            if kids is None:
+                kids = listed[key] = below(self._repo, tree, here)
+                todo = [
+                    (c.subtree, here + b"/" + c.name)
+                    for c in kids
+                    if c.type == DIR and c.subtree is not None
+                ]
+                todo = [t for t in todo if not self._known(*t)]
+                if todo:
+                    stack.extend(reversed(todo))
+                    continue
+            found, height = [], 1 if kids else 0
+            for child in kids:
+                path = here + b"/" + child.name
+                if self._criteria.matches(path, child):
+                    found.append((child.name, child))
+                if child.type == DIR and child.subtree is not None:
+                    sub = self._key(child.subtree, path)
+                    prefix = child.name + b"/"
+                    found.extend((prefix + rel, n) for rel, n in self._memo[sub])
+                    height = max(height, 1 + self._height[sub])
+            self._memo[key], self._height[key] = found, height
+            del listed[key]
+            stack.pop()
+        return self._memo[self._key(tree_id, at)]

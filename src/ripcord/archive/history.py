@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from ripcord.archive.node import DIR, FILE, SYMLINK, Node
-from ripcord.archive.trees import load_nodes, split_path
+from ripcord.archive.trees import MAX_DEPTH, TooDeep, load_nodes, split_path
 from ripcord.errors import MissingObject
 from ripcord.repository import Repository, Snapshot
 
@@ -94,6 +94,8 @@ def history(repo: Repository, snapshots: list[Snapshot], path: str) -> list[Hist
     parts = split_path(path)
     if not parts:
         raise MissingObject("history needs a path below /")
+    if len(parts) > MAX_DEPTH:  # no snapshot backup writes holds it; a crafted one is refused
+        raise TooDeep(b"/" + b"/".join(parts))
     trees = _Trees(repo)
     out: list[History] = []
     for host in sorted({s.host for s in snapshots}):

@@ -5,24 +5,43 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from ripcord.archive.node import DIR, Node, decode_tree, tree_refs
+from ripcord.archive.node import DIR, Node, decode_tree_data, tree_refs
 from ripcord.errors import CorruptObject, RipcordError
 from ripcord.repository import Repository
 
 
 def load_nodes(repo: Repository, tree_id: bytes) -> list[Node]:
-    return decode_tree(repo.load_tree(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
+    """A tree's nodes, decoded straight from its bytes (one node at a time)."""
+    return decode_tree_data(repo.read_blob(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
 
 
-MAX_DEPTH = 256  # folders within folders: readers recurse, and a backup never goes deeper
+MAX_DEPTH = 1024
+"""Path components an entry may lie below the snapshot root. Backup stores nothing
+deeper and every reader refuses to go deeper, so whatever backup wrote restores; the
+walks are iterative, so this is not Python's recursion limit. A path of 1024 one-letter
+components is half of Linux's PATH_MAX."""
+
+
+def depth(path: bytes) -> int:
+    """Components of a path in a snapshot: 0 for '/' (or ''), 2 for '/a/b'."""
+    return sum(1 for c in path.split(b"/") if c)
+
+
+class TooDeep(CorruptObject):
+    """folders nested deeper than MAX_DEPTH: a crafted snapshot, never one backup wrote"""
+
+    def __init__(self, path: bytes) -> None:
+        super().__init__(f"{os.fsdecode(path)}: folders nested deeper than {MAX_DEPTH} levels")
 
 
 def below(repo: Repository, tree_id: bytes, path: bytes) -> list[Node]:
-    """The nodes of the folder at `path`, refused past MAX_DEPTH: a crafted snapshot
-    nested thousands deep must be an error, not a RecursionError."""
-    if path.count(b"/") > MAX_DEPTH:
-        raise CorruptObject(f"{os.fsdecode(path)}: folders nested deeper than {MAX_DEPTH} levels")
-    return load_nodes(repo, tree_id)
+    """The nodes of the folder at `path`, refused when they would lie deeper than
+    MAX_DEPTH (an empty folder at the limit is fine). Every walk that follows paths
+    down a snapshot reads folders through this one gate."""
+    nodes = load_nodes(repo, tree_id)
+    if nodes and depth(path) >= MAX_DEPTH:
+        raise TooDeep(path)
+    return nodes
 
 
 def load_refs(repo: Repository, tree_id: bytes) -> tuple[list[bytes], list[bytes]]:
@@ -46,7 +65,10 @@ def along(repo: Repository, root: bytes, path: str | bytes) -> list[Node]:
     node = Node(name=b"/", type=DIR, subtree=root, mode=0o755)
     out = [node]
     walked = b""
-    for part in split_path(path):
+    parts = split_path(path)
+    if len(parts) > MAX_DEPTH:
+        raise TooDeep(b"/" + b"/".join(parts))
+    for part in parts:
         if node.type != DIR or node.subtree is None:
             raise RipcordError(f"{os.fsdecode(walked) or '/'} is not a directory in the snapshot")
         walked += b"/" + part
@@ -59,8 +81,12 @@ def along(repo: Repository, root: bytes, path: str | bytes) -> list[Node]:
 
 
 def walk(repo: Repository, node: Node, path: bytes) -> Iterator[tuple[bytes, Node]]:
-    """(path, node) for `node` and everything below it, depth first, by name."""
-    yield path, node
-    if node.type == DIR and node.subtree is not None:
-        for child in below(repo, node.subtree, path):
-            yield from walk(repo, child, path.rstrip(b"/") + b"/" + child.name)
+    """(path, node) for `node` and everything below it, depth first, by name; a loop,
+    not recursion, so depth costs memory for the folders pending, not stack."""
+    stack = [(path, node)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if node.type == DIR and node.subtree is not None:
+            base = path.rstrip(b"/") + b"/"
+            stack.extend((base + c.name, c) for c in reversed(below(repo, node.subtree, path)))

@@ -19,7 +19,7 @@ from ripcord.archive.diff import ADDED, MODIFIED, REMOVED, TYPE, Change, diff_tr
 from ripcord.archive.kinds import PACKED
 from ripcord.archive.node import DIR, FILE, Node, Signal
 from ripcord.archive.signals import MIN_MEASURED
-from ripcord.archive.trees import load_nodes
+from ripcord.archive.trees import walk
 from ripcord.repository import Repository
 
 RANDOM = 245  # body or head compressibility (of 255) from which content looks random
@@ -175,13 +175,9 @@ def _all_added(repo: Repository, tree: bytes) -> Iterable[Change]:
         yield Change(path, ADDED, None, node)
 
 
-def _files(repo: Repository, tree: bytes, base: bytes = b"") -> Iterable[tuple[bytes, Node]]:
-    for n in load_nodes(repo, tree):
-        path = base + b"/" + n.name
-        if n.type == FILE:
-            yield path, n
-        elif n.type == DIR and n.subtree is not None:
-            yield from _files(repo, n.subtree, path)
+def _files(repo: Repository, tree: bytes) -> Iterable[tuple[bytes, Node]]:
+    root = Node(name=b"/", type=DIR, subtree=tree)
+    return ((p, n) for p, n in walk(repo, root, b"/") if n.type == FILE)
 
 
 def _is_note(path: bytes, node: Node) -> bool:

@@ -28,7 +28,7 @@ import blake3
 
 from ripcord.archive.node import DIR, FILE, SYMLINK, Node
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import load_nodes
+from ripcord.archive.trees import below, load_nodes
 from ripcord.errors import RipcordError
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.drills import Failure
@@ -92,7 +92,7 @@ def candidates(
         path, tree, prev_tree, old_tree = stack.pop()
         progress.item(os.fsdecode(path or b"/"))
         try:
-            kids = _children(repo, tree)
+            kids = {n.name: n for n in below(repo, tree, path)}
         except RipcordError as e:
             out.failures.append(
                 Failure(snap.id, os.fsdecode(path or b"/"), f"directory unreadable: {e}")
