@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import stat
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -44,6 +46,21 @@ PENDING_DIRS = 256  # directories kept open awaiting their files before a drain
 
 
 _FileJob = tuple[int, bytes, Node, list[Location]]  # dir fd, path, node, blob locations
+
+
+@dataclass
+class _Frame:
+    """A directory being restored: open, with its entries handed out one by one."""
+
+    dir_fd: int  # of its parent
+    path: bytes
+    node: Node
+    created: bool  # by this restore: removed again if nothing goes into it
+    fd: int = -1
+    children: list[Node] = field(default_factory=list)
+    locs: dict[bytes, Location] = field(default_factory=dict)
+    next: int = 0  # the next child to restore
+    wrote: bool = False
 
 
 class TargetFull(RipcordError):
@@ -111,6 +128,7 @@ class Restorer:
         except OSError as e:
             raise RipcordError(f"cannot restore into {self.options.target}: {e.strerror}") from None
         self.target_fd = target_fd
+        _more_descriptors()
         self.progress.start(None)
         try:
             if not self.options.paths:
@@ -183,18 +201,28 @@ class Restorer:
             os.close(fd)
 
     def _date_above(self, target_fd: int) -> None:
-        """Mode, owner and times of the folders above the PATHS restored, deepest first
-        and only once every path is in: a folder the snapshot has read-only must not
-        stop the next path from being created inside it."""
-        for key in sorted(self._above, key=lambda k: k.count(b"/"), reverse=True):
-            fds = [target_fd]
-            try:
-                for part in key.split(b"/"):
-                    fds.append(self._open_dir(fds[-1], part, created_mode=0o700))
-                self._apply_meta(fds[-1], self._above[key])
-            finally:
-                for fd in fds[1:]:
-                    os.close(fd)
+        """Mode, owner and times of the folders above the PATHS restored, each after
+        every folder below it and only once every path is in: a folder the snapshot has
+        read-only must not stop the next path from being created inside it.
+
+        In reverse order of their components a folder comes after all below it, and
+        the next one shares most of the way down: the folders open on the way are kept
+        and reused, so a PATH 1000 folders deep opens each once, not 1000 times."""
+        way: list[tuple[bytes, int]] = []  # (name, fd) from the target down
+        try:
+            for parts in sorted((k.split(b"/") for k in self._above), reverse=True):
+                shared = 0
+                while shared < min(len(way), len(parts)) and way[shared][0] == parts[shared]:
+                    shared += 1
+                while len(way) > shared:
+                    os.close(way.pop()[1])
+                for part in parts[shared:]:
+                    fd = self._open_dir(way[-1][1] if way else target_fd, part, 0o700)
+                    way.append((part, fd))
+                self._apply_meta(way[-1][1], self._above[b"/".join(parts)])
+        finally:
+            for _, fd in way:
+                os.close(fd)
         self._above = {}
 
     def _selected(self, path: bytes, node: Node) -> bool:
@@ -206,15 +234,23 @@ class Restorer:
         """Restore `node` as `path`; True if anything was written."""
         if not self._selected(path, node):
             return False
+        if node.type == DIR:
+            return self._tree(dir_fd, path, node)
+        return self._guarded(path, self._leaf, dir_fd, path, node)
+
+    def _leaf(self, dir_fd: int, path: bytes, node: Node) -> bool:
+        if node.type == FILE:
+            self._file(dir_fd, path, node)
+        else:
+            self._special(dir_fd, node)
+        self.progress.item(os.fsdecode(path))
+        return True
+
+    def _guarded(self, path: bytes, step: Callable[..., bool], *args: object) -> bool:
+        """`step(*args)`, one step of restoring `path`; a failure that costs only the
+        entries it holds is reported, and the step counts as having written nothing."""
         try:
-            if node.type == DIR:
-                return self._dir(dir_fd, path, node)
-            if node.type == FILE:
-                self._file(dir_fd, path, node)
-            else:
-                self._special(dir_fd, node)
-            self.progress.item(os.fsdecode(path))
-            return True
+            return step(*args)
         except TargetFull:
             raise
         except (CorruptObject, MissingObject) as e:  # costs the entries it holds, not the rest
@@ -226,29 +262,64 @@ class Restorer:
             self.report.errors.append((os.fsdecode(path), e.strerror or str(e)))
             return False
 
-    def _dir(self, dir_fd: int, path: bytes, node: Node) -> bool:
-        created = not _exists(dir_fd, node.name)
-        fd = self._open_dir(dir_fd, node.name, created_mode=0o700)
-        wrote = False
+    def _tree(self, dir_fd: int, path: bytes, node: Node) -> bool:
+        """Restore the directory `node` and everything below it, from a stack of the
+        directories open on the way down rather than by recursion (trees can be deep)."""
+        frames: list[_Frame] = []
         outer = self._locs
+        wrote = False
         try:
-            children = below(self.repo, node.subtree, path) if node.subtree else []
-            self._locs = self.repo.locate_many([b for c in children for b in c.content])
-            for child in children:
-                wrote = self._restore(fd, path + b"/" + child.name, child) or wrote
-            keep = wrote or self.includer is None or self.includer.excluded(path, True)
+            self._guarded(path, self._enter, frames, dir_fd, path, node)
+            while frames:
+                top = frames[-1]
+                if top.next < len(top.children):
+                    child = top.children[top.next]
+                    top.next += 1
+                    at = top.path + b"/" + child.name
+                    if child.type != DIR:
+                        self._locs = top.locs
+                        top.wrote = self._restore(top.fd, at, child) or top.wrote
+                    elif self._selected(at, child):
+                        self._guarded(at, self._enter, frames, top.fd, at, child)
+                    continue
+                frames.pop()
+                done = self._guarded(top.path, self._leave, top)
+                if frames:
+                    frames[-1].wrote = done or frames[-1].wrote
+                else:
+                    wrote = done
         except BaseException:
-            self._held.append(fd)  # writers may still use it: closed once they stop
+            self._held += [f.fd for f in frames]  # writers may still use them
             raise
         finally:
             self._locs = outer
+        return wrote
+
+    def _enter(self, frames: list[_Frame], dir_fd: int, path: bytes, node: Node) -> bool:
+        """Create and open a directory and read its entries; push it on `frames`."""
+        frame = _Frame(dir_fd, path, node, not _exists(dir_fd, node.name))
+        frame.fd = self._open_dir(dir_fd, node.name, created_mode=0o700)
+        try:
+            frame.children = below(self.repo, node.subtree, path) if node.subtree else []
+            frame.locs = self.repo.locate_many([b for c in frame.children for b in c.content])
+        except BaseException:
+            self._held.append(frame.fd)  # writers may still use it: closed once they stop
+            raise
+        frames.append(frame)
+        return True
+
+    def _leave(self, frame: _Frame) -> bool:
+        """A directory's entries are all handed out: keep it (dated once its files are
+        written) if anything went into it, else remove it if this restore made it."""
+        path = frame.path
+        keep = frame.wrote or self.includer is None or self.includer.excluded(path, True)
         if not keep:
-            os.close(fd)  # nothing was written inside: no writer holds it
-            if created:
-                os.rmdir(node.name, dir_fd=dir_fd)
+            os.close(frame.fd)  # nothing was written inside: no writer holds it
+            if frame.created:
+                os.rmdir(frame.node.name, dir_fd=frame.dir_fd)
             return False
         self.report.dirs += 1
-        self._open_dirs.append((fd, node))  # dated once its files are written
+        self._open_dirs.append((frame.fd, frame.node))  # dated once its files are written
         if len(self._open_dirs) >= PENDING_DIRS:
             self._drain()
         return True
@@ -449,6 +520,16 @@ class Restorer:
                 self.report.errors.append(
                     (os.fsdecode(node.name), f"extended attribute {name} not restored")
                 )
+
+
+def _more_descriptors() -> None:
+    """Raise the soft limit on open files to the hard one, as Go programs (restic) do at
+    start: each folder on the way down stays open until its entries are in, so a tree
+    1000 deep needs more than the usual soft limit of 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if 0 <= soft < hard:  # RLIM_INFINITY reads as -1
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _started_pool(workers: int, name: str) -> ThreadPoolExecutor:
