@@ -28,10 +28,11 @@ from pyfastcdc import FastCDC
 
 from ripcord.archive.excludes import Excluder, is_cache_dir
 from ripcord.archive.meta import node_from_stat, read_xattrs
-from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, Signal, tree_doc
+from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, Node, Signal, tree_doc
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.scan import Entry, Scanner
 from ripcord.archive.signals import Sampler, signal_of
+from ripcord.archive.trees import MAX_DEPTH, depth
 from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot, chain_heads
 
@@ -112,6 +113,44 @@ class _Read:
     blobs: list[tuple[bytes, bytes]] = field(default_factory=list)  # (id, data) from workers
 
 
+_TOO_DEEP = (
+    f"folders nested deeper than {MAX_DEPTH} levels: restore refuses them,"
+    " so what is inside is not backed up"
+)
+
+
+@dataclass
+class _Way:
+    """A folder on the way from / to the sources, its entries handed out one by one."""
+
+    path: bytes
+    items: list[tuple[bytes, Any]]  # (name, the layout below it: None for a source)
+    prev: dict[bytes, Wire]  # the parent snapshot's entries here, by name
+    node: Node | None = None  # None for the root
+    next: int = 0
+    wires: list[Wire] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Descend:
+    """From a directory's entries: walk this subdirectory next."""
+
+    entry: Entry
+    prev: Wire | None
+
+
+@dataclass
+class _Open:
+    """A directory being backed up: the wire nodes of its entries as they come."""
+
+    node: Node
+    prev_sub: bytes | None  # the parent snapshot's tree id for it
+    prev_list: list[Any]  # that tree's wire nodes
+    outer_dev: int  # the source's device above it, set back when it is done
+    items: Iterator[Wire | _Descend]
+    wires: list[Wire] = field(default_factory=list)
+
+
 def _unchanged(prev: Wire | None, st: os.stat_result) -> bool:
     return (
         prev is not None
@@ -185,7 +224,7 @@ class Backup:
         if sources == [b"/"]:
             root = self._whole_root(root_prev)
         else:
-            root_children = self._intermediate(b"", self._layout(sources), root_prev)
+            root_children = self._intermediate(self._layout(self._shallow(sources)), root_prev)
             if not root_children:
                 raise RipcordError(
                     "nothing was backed up: no source path could be read ("
@@ -243,6 +282,15 @@ class Backup:
 
     # -- the tree above the sources ------------------------------------------------------
 
+    def _shallow(self, sources: list[bytes]) -> list[bytes]:
+        """The sources restore can hold: one nested past MAX_DEPTH is an error."""
+        for s in sources:
+            if depth(s) > MAX_DEPTH:
+                self._error(
+                    s, RipcordError(f"nested deeper than {MAX_DEPTH} levels: restore refuses it")
+                )
+        return [s for s in sources if depth(s) <= MAX_DEPTH]
+
     @staticmethod
     def _layout(sources: list[bytes]) -> dict[bytes, Any]:
         """Nested dict of path components; None marks a source to back up whole."""
@@ -265,13 +313,24 @@ class Backup:
         assert isinstance(subtree, bytes)
         return subtree
 
-    def _intermediate(
-        self, path: bytes, layout: dict[bytes, Any], prev_tree: bytes | None
-    ) -> list[Wire]:
-        _, prev = self._prev_tree(prev_tree)
-        wires = []
-        for name, sub in sorted(layout.items()):
-            child_path = path + b"/" + name
+    def _intermediate(self, layout: dict[bytes, Any], prev_tree: bytes | None) -> list[Wire]:
+        """The root's entries: the folders on the way to the sources, each holding only
+        what leads to one, and the sources themselves (a loop, not recursion: a source
+        may lie a thousand folders deep)."""
+        stack = [_Way(b"", sorted(layout.items()), self._prev_tree(prev_tree)[1])]
+        while True:
+            top = stack[-1]
+            if top.next == len(top.items):
+                stack.pop()
+                if not stack:
+                    return top.wires
+                if top.wires and top.node is not None:  # else no source below could be read
+                    top.node.subtree = self.repo.save_tree(tree_doc(top.wires))
+                    stack[-1].wires.append(top.node.to_wire())
+                continue
+            name, sub = top.items[top.next]
+            top.next += 1
+            child_path = top.path + b"/" + name
             try:
                 st = os.lstat(child_path)
                 if sub is not None and stat.S_ISLNK(st.st_mode):
@@ -279,27 +338,20 @@ class Backup:
             except OSError as err:
                 self._error(child_path, err)
                 continue
-            p = prev.get(name)
+            p = top.prev.get(name)
             if sub is None:
                 self._root_dev = st.st_dev
                 wire = self._entry(Entry(name, child_path, st, None), p, None)
+                if wire is not None:
+                    top.wires.append(wire)
             elif not stat.S_ISDIR(st.st_mode):
                 self._error(child_path, NotADirectoryError("not a directory"))
-                continue
             else:
                 node = node_from_stat(name, st)
                 node.xattrs = self._xattrs_path(child_path)
                 sub_prev = p.get("subtree") if p else None
-                children = self._intermediate(
-                    child_path, sub, sub_prev if isinstance(sub_prev, bytes) else None
-                )
-                if not children:
-                    continue  # no source below it could be read
-                node.subtree = self.repo.save_tree(tree_doc(children))
-                wire = node.to_wire()
-            if wire is not None:
-                wires.append(wire)
-        return wires
+                prev = self._prev_tree(sub_prev if isinstance(sub_prev, bytes) else None)[1]
+                stack.append(_Way(child_path, sorted(sub.items()), prev, node))
 
     # -- walking a source ----------------------------------------------------------------
 
@@ -325,6 +377,25 @@ class Backup:
         return node.to_wire()
 
     def _dir(self, e: Entry, prev: Wire | None) -> Wire:
+        """A directory and everything below it, from a stack of the directories open on
+        the way down rather than by recursion (a source may be a thousand deep)."""
+        stack = [self._open(e, prev)]
+        while True:
+            top = stack[-1]
+            item = next(top.items, None)
+            if isinstance(item, _Descend):
+                stack.append(self._open(item.entry, item.prev))
+            elif item is not None:
+                top.wires.append(item)
+            else:
+                stack.pop()
+                wire = self._close(top)
+                if not stack:
+                    return wire
+                stack[-1].wires.append(wire)
+
+    def _open(self, e: Entry, prev: Wire | None) -> _Open:
+        """Start on a directory: its node, its parent version, and its entries to come."""
         assert e.st is not None
         self.report.dirs += 1
         node = node_from_stat(e.name, e.st)
@@ -334,10 +405,9 @@ class Backup:
         xattrs = prev.get("xattrs", {}) if prev is not None and same_ctime else None
         # an xattr or ACL change moves the ctime: otherwise the stored ones still hold
         node.xattrs = xattrs if isinstance(xattrs, dict) else self._xattrs_path(e.path)
-        prev_sub = prev.get("subtree") if prev and prev.get("type") == DIR else None
-        prev_list, prev_children = self._prev_tree(
-            prev_sub if isinstance(prev_sub, bytes) else None
-        )
+        wire_sub = prev.get("subtree") if prev and prev.get("type") == DIR else None
+        prev_sub = wire_sub if isinstance(wire_sub, bytes) else None
+        prev_list, prev_children = self._prev_tree(prev_sub)
         outer_dev = self._root_dev
         if e.path in self._named:
             self._root_dev = e.st.st_dev
@@ -350,12 +420,22 @@ class Backup:
                 entries = []
             else:
                 entries = self._selected(e.path, result)
-        wires = [w for w in self._children(entries, prev_children) if w is not None]
-        self._root_dev = outer_dev
-        if wires == prev_list and prev_list:
-            node.subtree = prev_sub  # nothing below changed: the same tree blob
+        if entries and depth(e.path) >= MAX_DEPTH:
+            self._error(e.path, RipcordError(_TOO_DEEP))
+            for x in entries:
+                self._scan.discard(x.path)  # read ahead, never entered
+            entries = []
+        items = self._children(entries, prev_children)
+        return _Open(node, prev_sub, prev_list, outer_dev, items)
+
+    def _close(self, d: _Open) -> Wire:
+        """Every entry is in: save the directory's tree, unless it is the parent's."""
+        self._root_dev = d.outer_dev
+        node = d.node
+        if d.wires == d.prev_list and d.prev_list:
+            node.subtree = d.prev_sub  # nothing below changed: the same tree blob
         else:
-            node.subtree = self.repo.save_tree(tree_doc(wires))
+            node.subtree = self.repo.save_tree(tree_doc(d.wires))
         return node.to_wire()
 
     def _selected(self, path: bytes, entries: list[Entry]) -> list[Entry]:
@@ -378,8 +458,9 @@ class Backup:
             n == e.path or n.startswith(e.path + b"/") for n in self._named
         )
 
-    def _children(self, entries: list[Entry], prev: dict[bytes, Wire]) -> Iterator[Wire | None]:
-        """Each entry's wire node, with listings and small reads running ahead."""
+    def _children(self, entries: list[Entry], prev: dict[bytes, Wire]) -> Iterator[Wire | _Descend]:
+        """Each entry's wire node, or for a directory the request to walk it, with
+        listings and small reads running ahead."""
         for e in entries:
             assert e.st is not None
             if stat.S_ISDIR(e.st.st_mode):
@@ -406,7 +487,12 @@ class Backup:
                 results = pending.pop(i).result()
                 done.update((g.name, r) for g, r in zip(groups[i], results, strict=True))
                 self.repo.prime([b for r in results if isinstance(r, _Read) for b, _ in r.blobs])
-            yield self._entry(e, prev.get(e.name), done.pop(e.name, None))
+            if e.st is not None and stat.S_ISDIR(e.st.st_mode):
+                yield _Descend(e, prev.get(e.name))
+                continue
+            wire = self._entry(e, prev.get(e.name), done.pop(e.name, None))
+            if wire is not None:
+                yield wire
 
     # -- files ---------------------------------------------------------------------------
 
