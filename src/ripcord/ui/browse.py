@@ -1,0 +1,115 @@
+"""The snapshot browser: each repository's snapshots, and a snapshot's folders.
+
+`routes` also gathers the browser's other pages (search, history, download) in the one order their URLs need: `/snapshots/REPO/search` and
+`/snapshots/REPO/history/...` are tried before `/snapshots/REPO/ID/...`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ripcord.archive.trees import below
+from ripcord.repository import Snapshot
+from ripcord.ui import download, search, versions
+from ripcord.ui.entries import Entry, crumbs
+from ripcord.ui.paths import path_after, quote_path, shown, text
+from ripcord.ui.reading import answered, locate
+from ripcord.ui.render import page
+from ripcord.ui.site import Site
+
+
+def routes(site: Site) -> list[BaseRoute]:
+    return [
+        Route("/snapshots", _snapshots),
+        Route("/snapshots/{repo}", _snapshots),
+        *search.routes(site),
+        *versions.routes(site),
+        Route("/snapshots/{repo}/{snap}", _to_root),
+        Route("/snapshots/{repo}/{snap}/browse/{path:anypath}", _browse),
+        *download.routes(site),
+    ]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One snapshot in the list."""
+
+    snap: Snapshot
+    protected: bool
+    alarm: str | None  # the guard's reason, if it raised an alarm on this snapshot
+    alarm_answered: bool  # someone said whether the alarm's change was intentional
+
+    @property
+    def host(self) -> str:
+        return text(self.snap.host)
+
+    @property
+    def tags(self) -> list[str]:
+        return [text(t) for t in self.snap.tags]
+
+    @property
+    def paths(self) -> list[tuple[str, str]]:
+        """(text, url path) of each path the snapshot backed up."""
+        raw = [os.fsencode(p) for p in self.snap.paths]
+        return [(shown(p), quote_path(p)) for p in raw]
+
+    @property
+    def files(self) -> int | None:
+        return self.snap.summary.get("total_files")
+
+    @property
+    def bytes(self) -> int | None:
+        return self.snap.summary.get("total_bytes")
+
+
+def _snapshots(request: Request) -> Response:
+    site: Site = request.app.state.site
+    name = request.path_params.get("repo", site.names[0])
+    with answered(), site.using(name) as repo:
+        snaps = repo.snapshots()
+        standing = repo.standing()
+    rows = [
+        Row(
+            s,
+            s.id in standing.protected,
+            standing.alarms[s.id].reason if s.id in standing.alarms else None,
+            s.id in standing.answers,
+        )
+        for s in reversed(snaps)
+    ]
+    return page(request, "snapshots.html", repo=name, rows=rows)
+
+
+def _to_root(request: Request) -> Response:
+    p = request.path_params
+    to = f"/snapshots/{quote(p['repo'], safe='')}/{quote(p['snap'], safe='')}/browse/"
+    return RedirectResponse(to, status_code=303)
+
+
+def _browse(request: Request) -> Response:
+    site: Site = request.app.state.site
+    name, snap_id = request.path_params["repo"], request.path_params["snap"]
+    path = path_after(request, 4)
+    at = locate(site, name, snap_id, path)
+    entries: list[Entry] = []
+    if at.is_dir and at.node.subtree is not None:
+        with answered(), site.using(name) as repo:
+            children = below(repo, at.node.subtree, path)
+        base = path.rstrip(b"/") + b"/"
+        entries = [Entry(c, base + c.name) for c in children]
+    return page(
+        request,
+        "browse.html",
+        repo=name,
+        snap=at.snapshot,
+        current=Entry(at.node, path),
+        at=at,
+        crumbs=crumbs(path),
+        entries=entries,
+    )
