@@ -17,12 +17,12 @@ import re
 from typing import Any
 
 import blake3
-import msgpack
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.bounds import within
+from ripcord.repository.unpack import unpack
 
 ENVELOPE_VERSION = 1
 SALT_SIZE = 16
@@ -72,7 +72,4 @@ def open_msgpack(
     """Bound, authenticate, then decode a sealed msgpack document: the order in
     which every untrusted document is read (docs/FORMAT.md §Bounds)."""
     plain = open_sealed(key, within(data, limit, what), aad, what)
-    try:
-        return msgpack.unpackb(plain, unicode_errors=unicode_errors)
-    except (ValueError, TypeError) as e:
-        raise CorruptObject(f"{what}: malformed ({e})") from None
+    return unpack(plain, what, unicode_errors=unicode_errors)

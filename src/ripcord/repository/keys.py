@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from ripcord.errors import CorruptObject, UnsupportedFormat
 from ripcord.repository.bounds import within
 from ripcord.repository.crypto import content_id, open_sealed, seal
+from ripcord.repository.unpack import unpack
 
 KEY_VERSION = 1
 MAX_KEY_FILE = 64 << 10  # ripcord writes ~600 bytes
@@ -60,8 +61,8 @@ class MasterSecrets:
 
     @classmethod
     def unpack(cls, data: bytes) -> MasterSecrets:
+        d = unpack(data, "key: master secrets")
         try:
-            d = msgpack.unpackb(data)
             secrets = cls(bytes(d["enc"]), bytes(d["id"]), int(d["seed"]))
         except Exception as e:
             raise CorruptObject(f"key: master secrets malformed ({e})") from None

@@ -27,6 +27,7 @@ import msgpack
 from ripcord.errors import CorruptObject, LockedError, RipcordError
 from ripcord.repository.bounds import read_bounded
 from ripcord.repository.crypto import open_sealed, seal
+from ripcord.repository.unpack import unpack
 from ripcord.storage import ObjectNotFound, Store
 
 LOCK_AAD = b"ripcord v1 lock"
@@ -187,7 +188,7 @@ class Lock:
                 continue
             try:
                 raw = read_bounded(self.store, info.name, MAX_LOCK, info.size)
-                d = msgpack.unpackb(open_sealed(self.key, raw, LOCK_AAD, info.name))
+                d = unpack(open_sealed(self.key, raw, LOCK_AAD, info.name), info.name)
                 pid, when = int(d["pid"]), datetime.fromisoformat(d["time"])
                 if when.tzinfo is None or not 0 < pid < 2**31:  # is_stale could not judge it
                     raise ValueError("lock time without a zone, or pid out of range")

@@ -22,6 +22,7 @@ import zstandard
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import open_sealed, seal
+from ripcord.repository.unpack import unpack
 
 MAGIC = b"RCP1"
 FRAME_AAD = b"ripcord v1 frame"
@@ -141,8 +142,4 @@ def trailer_length(tail: bytes, pack_size: int, what: str) -> int:
 def open_trailer(key: bytes, sealed: bytes, what: str) -> list[Frame]:
     """The frame list from a sealed trailer."""
     plain = open_sealed(key, sealed, TRAILER_AAD, what)
-    try:
-        wire = msgpack.unpackb(plain)
-    except Exception as e:
-        raise CorruptObject(f"{what}: trailer malformed ({e})") from None
-    return frames_from_wire(wire, what)
+    return frames_from_wire(unpack(plain, f"{what} trailer"), what)

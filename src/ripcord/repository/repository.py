@@ -74,6 +74,7 @@ from ripcord.repository.snapshots import (
     encode_snapshot,
     unexplained_gaps,
 )
+from ripcord.repository.unpack import unpack
 from ripcord.storage import ObjectLocked, ObjectNotFound, Store
 from ripcord.storage.base import Retaining
 
@@ -584,10 +585,7 @@ class Repository:
     @staticmethod
     def parse_tree(tree_id: bytes, data: bytes) -> object:
         """A tree blob's document from its bytes, wherever they were read (a replica)."""
-        try:
-            return msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception as e:
-            raise CorruptObject(f"tree {tree_id.hex()}: malformed ({e})") from None
+        return unpack(data, f"tree {tree_id.hex()}", raw=False, strict_map_key=False)
 
     # -- snapshots -----------------------------------------------------------------------
 
