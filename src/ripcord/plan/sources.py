@@ -4,13 +4,8 @@ each host and set of paths (`host:path,path`), the way `status` names them."""
 from __future__ import annotations
 
 from ripcord.plan.model import Plan
-from ripcord.plan.status import belongs
+from ripcord.plan.status import belongs, group_name
 from ripcord.repository import Snapshot
-
-
-def group_name(snap: Snapshot) -> str:
-    """A source without a plan: the host and the sorted paths, `host:path,path`."""
-    return f"{snap.host}:{','.join(sorted(snap.paths))}"
 
 
 def by_source(plan: Plan, snaps: list[Snapshot]) -> list[tuple[str, list[Snapshot]]]:

@@ -134,10 +134,15 @@ def facts(repo: Repository, name: str, plan: Plan, now: datetime) -> CopyState:
     )
 
 
+def group_name(snap: Snapshot) -> str:
+    """A source without a plan: the host and the sorted paths, `host:path,path`."""
+    return f"{snap.host}:{','.join(sorted(snap.paths))}"
+
+
 def _groups(snaps: list[Snapshot]) -> tuple[Newest, ...]:
     last: dict[str, Snapshot] = {}
     for s in sorted(snaps, key=lambda s: (s.time, s.id)):
-        last[f"{s.host}:{','.join(sorted(s.paths))}"] = s
+        last[group_name(s)] = s
     return tuple(Newest(name, s.id, s.time) for name, s in sorted(last.items()))
 
 

@@ -18,14 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ripcord.errors import RipcordError
 from ripcord.plan.sources import by_source
+from ripcord.plan.status import bounded
 from ripcord.repository import Snapshot
 from ripcord.repository.marks import SUSPICIOUS, Standing
 from ripcord.ui.chart import Column, bars, legend, line
 from ripcord.ui.render import env, page
 from ripcord.ui.site import Site
 
+TIMEOUT = 10.0  # seconds a repository may take before the page says it cannot be read
 human_bytes = env.filters["bytes"]
 when = env.filters["when"]
 
@@ -98,13 +99,15 @@ def _timeline(request: Request) -> Response:
     site: Site = request.app.state.site
     name = request.query_params.get("repository") or site.names[0]
     spec = site.spec(name)  # 404 for a name the site does not have
-    try:
+
+    def read() -> tuple[list[Snapshot], Standing, int]:
         with site.using(spec.name) as repo:
-            snaps = repo.snapshots()
-            standing = repo.standing()
-            stored_now = sum(repo.pack_sizes().values())
-    except (RipcordError, OSError) as e:
-        return page(request, "timeline.html", 503, repository=name, error=str(e) or repr(e))
+            return repo.snapshots(), repo.standing(), sum(repo.pack_sizes().values())
+
+    found = bounded(read, TIMEOUT, f"timeline-{name}")  # a hung NAS must not hang the page
+    if isinstance(found, str):
+        return page(request, "timeline.html", 503, repository=name, error=found)
+    snaps, standing, stored_now = found
     sources = []
     for raw, mine in by_source(site.plan_or_one(), snaps):
         source = shown(raw)
