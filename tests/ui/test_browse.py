@@ -1,5 +1,5 @@
 """The snapshot browser: a folder deleted after one backup is found in the older
-snapshot, downloaded (tar, zip, a file), through a real `ripcord ui`
+snapshot, downloaded (tar, zip, a file) and restored, through a real `ripcord ui`
 (httpx) and a real Chromium at a phone's width."""
 
 from __future__ import annotations
@@ -10,18 +10,21 @@ import io
 import os
 import re
 import shutil
+import subprocess
 import tarfile
+import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Dialog, Page
 
 from tests.conftest import Cli
-from tests.trees import TreeState, file_digest, tree_diff, tree_state
+from tests.trees import TreeState, assert_same, file_digest, restored, tree_diff, tree_state
 from tests.uiserver import Dashboard
 
 WEIRD = b"we\xffird ?#% \nname"  # not UTF-8, and every character a URL trips on
@@ -97,6 +100,16 @@ def assert_like_picture(picture: TreeState, root: Path) -> None:
     for rel, e in picture.entries.items():
         if e.type != "l":
             assert os.lstat(root / rel).st_mtime_ns // 10**9 == e.mtime_ns // 10**9, rel
+
+
+def wait_for_job(c: httpx.Client, location: str) -> dict[str, object]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state: dict[str, object] = c.get(f"{location}/state").json()
+        if state["status"] != "running":
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"the job at {location} did not finish")
 
 
 def test_the_list_shows_both_snapshots_newest_first_and_marks(story: Story) -> None:
@@ -206,6 +219,56 @@ def test_search_finds_a_file_in_both_snapshots_and_history_lists_its_versions(
     assert "deleted" in deleted and "folder of 5 entries" in deleted
 
 
+@pytest.fixture
+def immutable(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody may create anything in, root included (chattr +i)."""
+    d = tmp_path / "locked"
+    d.mkdir()
+    subprocess.run(["chattr", "+i", str(d)], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(["chattr", "-i", str(d)], check=True)
+
+
+def test_restore_through_the_form(story: Story, tmp_path: Path, immutable: Path) -> None:
+    c = story.dashboard.client()
+    form_url = f"/snapshots/repository/{story.older}/restore/{story.url(story.gone)}"
+    form = c.get(form_url)
+    assert form.status_code == 200 and "ripcord-restore-" in form.text
+    csrf = csrf_of(form.text)
+    assert c.post(form_url, data={"target": str(tmp_path / "t")}).status_code == 403
+
+    def post(target: str, **extra: str) -> httpx.Response:
+        return c.post(form_url, data={"csrf": csrf, "target": target, **extra})
+
+    relative = post("restored/here")
+    assert relative.status_code == 400 and "absolute path" in relative.text
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.me").write_text("mine\n")
+    refused = post(str(full))
+    assert refused.status_code == 400 and "not empty" in refused.text
+    locked = post(str(immutable / "inside"))
+    assert locked.status_code == 400
+    assert f"the dashboard cannot write to {immutable / 'inside'}: Operation not permitted" in (
+        locked.text
+    )
+
+    target = tmp_path / "back"
+    started = post(str(target))
+    assert started.status_code == 303
+    state = wait_for_job(c, started.headers["location"])
+    assert state["status"] == "ok", state
+    assert "files verified" in str(state["detail"])
+    assert_same(story.picture, tree_state(restored(target, story.gone)))
+
+    again = post(str(full), overwrite="yes")  # overwrite: a folder with files is fine
+    assert wait_for_job(c, again.headers["location"])["status"] == "ok"
+    assert (full / "keep.me").read_text() == "mine\n"
+    assert_same(story.picture, tree_state(restored(full, story.gone)))
+
+
 def phone_fits(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"{page.url} is {width}px wide on a 390px phone"
@@ -214,7 +277,12 @@ def phone_fits(page: Page) -> None:
 def test_in_chromium_on_a_phone(story: Story, tmp_path: Path, chromium: Browser) -> None:
     page = chromium.new_page(viewport={"width": 390, "height": 844}, accept_downloads=True)
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dialog(d: Dialog) -> None:  # an alert() would mean a name ran as a script
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dialog)
     try:
         page.goto(story.dashboard.login_url)
         page.goto(f"{story.dashboard.base}/snapshots")
@@ -228,6 +296,14 @@ def test_in_chromium_on_a_phone(story: Story, tmp_path: Path, chromium: Browser)
             page.click("text=Download .tar")
         data = Path(download.value.path()).read_bytes()
         assert_like_picture(story.picture, unpacked_tar(data, tmp_path / "tar") / "gone")
+
+        page.click("text=Restore…")
+        phone_fits(page)
+        target = tmp_path / "from-the-phone"
+        page.fill("#target", str(target))
+        page.click("button:text-is('Restore')")
+        page.wait_for_selector('#job[data-status="ok"]', timeout=120_000)
+        assert_same(story.picture, tree_state(restored(target, story.gone)))
 
         page.goto(f"{story.dashboard.base}/snapshots/repository/search?pattern=a.txt")
         phone_fits(page)

@@ -1,6 +1,7 @@
 """The snapshot browser: each repository's snapshots, and a snapshot's folders.
 
-`routes` also gathers the browser's other pages (search, history, download) in the one order their URLs need: `/snapshots/REPO/search` and
+`routes` also gathers the browser's other pages (search, history, download,
+restore) in the one order their URLs need: `/snapshots/REPO/search` and
 `/snapshots/REPO/history/...` are tried before `/snapshots/REPO/ID/...`.
 """
 
@@ -16,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from ripcord.archive.trees import below
 from ripcord.repository import Snapshot
-from ripcord.ui import download, search, versions
+from ripcord.ui import download, restore, search, versions
 from ripcord.ui.entries import Entry, crumbs
 from ripcord.ui.paths import path_after, quote_path, shown, text
 from ripcord.ui.reading import answered, locate
@@ -33,6 +34,7 @@ def routes(site: Site) -> list[BaseRoute]:
         Route("/snapshots/{repo}/{snap}", _to_root),
         Route("/snapshots/{repo}/{snap}/browse/{path:anypath}", _browse),
         *download.routes(site),
+        *restore.routes(site),
     ]
 
 
