@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ripcord.ui import jobs, overview, timeline
+from ripcord.ui import browse, jobs, overview, timeline
 from ripcord.ui.auth import Auth, Guard
 from ripcord.ui.render import page
 from ripcord.ui.site import Site
@@ -27,6 +27,7 @@ PAGES: tuple[Callable[[Site], list[BaseRoute]], ...] = (
     overview.routes,
     timeline.routes,
     jobs.routes,
+    browse.routes,
 )
 
 HEADERS = {
