@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import re
+import shutil
 from pathlib import Path
 
 import httpx
@@ -166,6 +168,8 @@ def test_check_and_drill_now_are_recorded_and_an_unreachable_repository_is_said(
 def test_without_a_plan_back_up_now_takes_the_newest_snapshots_paths_again(
     cli: Cli, src: Path, tmp_path: Path, dashboard: list[Dashboard]
 ) -> None:
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9 <b>"))  # not UTF-8, and markup
+    shutil.copytree(src, odd)
     d = Dashboard.start(["-r", str(cli.repo)], cli.env, tmp_path / "ui.log")
     dashboard.append(d)
     c = d.client()
@@ -173,12 +177,15 @@ def test_without_a_plan_back_up_now_takes_the_newest_snapshots_paths_again(
     state = finished(c, nothing)
     assert state["status"] == "failed" and "holds no snapshot of this host" in str(state["detail"])
 
-    cli.ok("backup", str(src), "--exclude", "*.dat")
-    (src / "new.txt").write_text("written after the first backup\n")
+    cli.ok("backup", str(odd), "--exclude", "*.dat")
+    (odd / "new.txt").write_text("written after the first backup\n")
     job = launch(c, "backup")
     assert finished(c, job)["status"] == "ok"
-    shown = c.get(job).text
-    assert str(src) in shown and "1 new" in shown
+    page = c.get(job)
+    assert page.status_code == 200 and "caf\\xe9 &lt;b&gt;" in page.text and "1 new" in page.text
     snaps = cli.ok("snapshots", "--json").json
-    assert len(snaps) == 2 and snaps[1]["paths"] == [str(src)]
+    assert len(snaps) == 2 and snaps[1]["paths"] == snaps[0]["paths"]
     assert snaps[1]["excludes"] == ["*.dat"] and snaps[1]["parent"] == snaps[0]["id"]
+    timeline = c.get("/timeline")  # the source is named after the odd path
+    assert timeline.status_code == 200 and "caf\\xe9 &lt;b&gt;" in timeline.text
+    assert timeline.text.count('<g class="snap"') == 2

@@ -25,6 +25,7 @@ from ripcord.repository.marks import SUSPICIOUS, Standing
 from ripcord.ui.chart import Column, bars, legend, line
 from ripcord.ui.render import env, page
 from ripcord.ui.site import Site
+from ripcord.ui.text import shown
 
 TIMEOUT = 10.0  # seconds a repository may take before the page says it cannot be read
 human_bytes = env.filters["bytes"]
@@ -83,12 +84,6 @@ class Source:
     name: str
     figures: list[Figures]
     chart: Markup
-
-
-def shown(text: str) -> str:
-    """A name as the page can send it: a path that was not UTF-8 (kept with surrogate
-    escapes) shows its stray bytes as U+FFFD instead of failing the page."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _n(value: int | None) -> str:

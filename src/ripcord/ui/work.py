@@ -22,6 +22,7 @@ from typing import Any
 
 from ripcord.archive.progress import Progress
 from ripcord.errors import RipcordError
+from ripcord.ui.text import shown
 
 RUNNING, OK, WARN, FAILED, ALARM, REFUSED = "running", "ok", "warn", "failed", "alarm", "refused"
 KEEP = 20  # finished jobs listed
@@ -50,7 +51,7 @@ class Phase:
     def item(self, path: str) -> None:
         with self._lock:
             self.items += 1
-            self.current = path
+            self.current = shown(path)
         self._changed()
 
     def advance(self, nbytes: int) -> None:
@@ -101,7 +102,7 @@ class Job:
         return self.phase
 
     def say(self, text: str) -> None:
-        self.lines.append(text)
+        self.lines.append(shown(text))
         self._touch()
 
     def _touch(self) -> None:
@@ -180,7 +181,7 @@ class Jobs:
         except Exception as e:  # a fault no layer named: said in one line, logged in full
             log.exception("job %s (%s) failed", job.id, job.title)
             outcome = Outcome(FAILED, f"unexpected error: {type(e).__name__}: {one_line(e)}")
-        job.result, job.detail = outcome.result, outcome.detail
+        job.result, job.detail = outcome.result, shown(outcome.detail)
         job.finished = self._now()
         job.status = outcome.status  # last: a reader that sees it finished sees it all
         job.say(f"{outcome.status}: {outcome.detail}")
