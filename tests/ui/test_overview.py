@@ -145,7 +145,21 @@ def test_a_repository_that_does_not_answer_costs_the_page_its_timeout_only(
         assert r.status_code == 200
         nas = r.text.split('data-repository="nas"', 1)[1]
         assert "no answer within 10 s" in nas and "last seen" in nas
-    finally:
-        release = threading.Thread(target=lambda: config.write_bytes(kept), daemon=True)
-        release.start()  # the reader gets its config, and the dashboard can stop
+    finally:  # the config back, and the reader still waiting on the pipe gets it too
+        fifo = config.rename(config.with_name("config.fifo"))
+        config.write_bytes(kept)
+        release = threading.Thread(target=lambda: fifo.write_bytes(kept), daemon=True)
+        release.start()
         release.join(30)
+
+
+def test_one_repository_of_the_plan_shows_its_facts_and_no_verdict(
+    ws: Workspace, tmp_path: Path, dashboard: list[Dashboard]
+) -> None:
+    env = {k: v for k, v in ws.env.items() if k != "RIPCORD_PASSWORD"}
+    d = Dashboard.start(["--plan", str(ws.plan), "-r", "nas"], env, tmp_path / "ui.log")
+    dashboard.append(d)
+    html = d.client().get("/").text
+    assert 'id="verdict"' not in html and "no 3-2-1-1-0 verdict" in html
+    assert html.count('class="card repo"') == 1 and 'data-repository="nas"' in html
+    assert html.count('class="card alarm"') == 1 and "45 files" in html
