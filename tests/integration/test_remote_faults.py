@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,14 @@ import pytest
 from ripcord.errors import StoreError
 from ripcord.storage.sftp import SftpStore
 from tests.conftest import PASSWORD, Result
+from tests.crash.boot import KILL_AT, SIGNAL
 from tests.faults import assert_clean_failure
 from tests.s3server import S3Server, Seaweed
 from tests.sshserver import Sshd, children
 from tests.trees import assert_same, restored, tree_state
 
 _MAIN = "from ripcord.cli.main import main; main()"
+_ROOT = Path(__file__).resolve().parents[2]  # where `python -m tests.crash.boot` is found
 _NEVER = 120.0  # a failure guard only: a command still running after this has hung
 
 
@@ -57,13 +59,19 @@ class Ripcord:
         }
         self.env.pop("RIPCORD_REPO", None)
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, stop_at: str | None = None) -> subprocess.Popen[str]:
+        """Run `ripcord ARGS`; with `stop_at` (a store call, as tests/crash/boot.py reads
+        it: "put:2+"), through the crash boot, which freezes the process there."""
+        main, env = ["-c", _MAIN], self.env
+        if stop_at is not None:
+            main, env = ["-m", "tests.crash.boot"], {**env, KILL_AT: stop_at, SIGNAL: "STOP"}
         return subprocess.Popen(
-            [sys.executable, "-c", _MAIN, "-r", self.url, *args],
-            env=self.env,
+            [sys.executable, *main, "-r", self.url, *args],
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            cwd=_ROOT,
         )
 
     @staticmethod
@@ -105,29 +113,26 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
         sshd.stop()
 
 
-@pytest.fixture(scope="module")
-def big_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A few dozen MB that do not compress or deduplicate: several packs to upload."""
-    root = tmp_path_factory.mktemp("big-src")
-    for i in range(12):  # 6 (48 MB) was sometimes all uploaded before a quiet machine's kill
-        (root / f"part-{i}.bin").write_bytes(os.urandom(8 << 20))
-    (root / "notes.txt").write_text("the small file next to them\n" * 100)
-    return root
+# put 1 is the backup's lock, put 2 its first pack: frozen once that pack is stored, the
+# backup has more to upload (the tree pack, the index, the snapshot) however fast it runs
+AFTER_FIRST_PACK = "put:2+"
 
 
-def _kill_mid_backup(
-    rc: Ripcord, src: Path, packs_stored: Callable[[], int], kill: Callable[[], None]
-) -> subprocess.Popen[str]:
-    """Start a backup, kill the server once its first pack is stored, and see it end."""
-    backup = rc.start("backup", str(src))
+def _frozen_mid_backup(rc: Ripcord, src: Path) -> subprocess.Popen[str]:
+    """A backup frozen (SIGSTOP, by itself) right after its first pack is stored."""
+    backup = rc.start("backup", str(src), stop_at=AFTER_FIRST_PACK)
     deadline = time.monotonic() + _NEVER
-    while not packs_stored():
-        assert backup.poll() is None, f"backup ended first: {rc.finish(backup)}"
-        assert time.monotonic() < deadline, "no pack was ever stored"
-        time.sleep(0.02)
-    assert backup.poll() is None, "the backup finished before the kill: nothing was tested"
-    kill()
+    while _state(backup.pid) != "T":
+        assert backup.poll() is None, f"backup ended before its stop point: {rc.finish(backup)}"
+        assert time.monotonic() < deadline, "the backup never reached its stop point"
+        time.sleep(0.01)
     return backup
+
+
+def _state(pid: int) -> str:
+    """The process state letter of /proc/PID/stat: "T" when stopped."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def _afterwards(rc: Ripcord, src: Path, out: Path) -> None:
@@ -144,36 +149,32 @@ def _ended_cleanly(r: Result) -> None:
         assert_clean_failure(r, "cannot", code=1)
 
 
-def _s3(weed: Seaweed, tmp_path: Path) -> tuple[Ripcord, str, str]:
+def _s3(weed: Seaweed, tmp_path: Path) -> tuple[Ripcord, str]:
     bucket = weed.server.new_bucket()
     rc = Ripcord(weed.server.url(bucket, "repo"), tmp_path / "home", weed.server.env())
     rc.ok("init", "--kdf-iterations", "1", "--kdf-memory-mib", "1")
-    return rc, bucket, "repo/data/"
+    return rc, bucket
 
 
-def _s3_objects(server: S3Server, bucket: str, prefix: str) -> Callable[[], int]:
-    def count() -> int:
-        client = server.client()
-        try:
-            listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix)  # type: ignore[attr-defined]
-        except Exception:  # the server is down (being killed): none to see now
-            return 0
-        finally:
-            client.close()  # type: ignore[attr-defined]
-        return len(listing.get("Contents", ()))
-
-    return count
-
-
-def test_s3_server_killed_mid_backup_and_back(weed: Seaweed, big_src: Path, tmp_path: Path) -> None:
+def test_s3_server_killed_mid_backup_and_back(weed: Seaweed, src: Path, tmp_path: Path) -> None:
     """Restarted at once, the server is back within the S3 retries' backoff: the backup
     goes on (or, had it not, it fails cleanly); nothing it stored is lost either way."""
-    rc, bucket, data = _s3(weed, tmp_path)
-    backup = _kill_mid_backup(rc, big_src, _s3_objects(weed.server, bucket, data), weed.kill)
-    weed.start()
+    rc, bucket = _s3(weed, tmp_path)
+    backup = _frozen_mid_backup(rc, src)
+    client: Any = weed.server.client()
+    try:
+        packs = client.list_objects_v2(Bucket=bucket, Prefix="repo/data/").get("Contents", [])
+        assert len(packs) == 1  # the first pack is stored, the rest of the backup is not
+    finally:
+        client.close()
+    try:
+        weed.kill()
+        weed.start()
+    finally:
+        backup.send_signal(signal.SIGCONT)
     _ended_cleanly(rc.finish(backup))
     _serving(weed.server, bucket, "repo/config")
-    _afterwards(rc, big_src, tmp_path / "out")
+    _afterwards(rc, src, tmp_path / "out")
 
 
 def _serving(server: S3Server, bucket: str, key: str) -> None:
@@ -200,23 +201,22 @@ def _sftp(sshd: Sshd, tmp_path: Path) -> tuple[Ripcord, Path]:
     return rc, remote
 
 
-def test_sshd_killed_mid_backup_with_its_sessions(
-    sshd: Sshd, big_src: Path, tmp_path: Path
-) -> None:
+def test_sshd_killed_mid_backup_with_its_sessions(sshd: Sshd, src: Path, tmp_path: Path) -> None:
     """The connection is gone: the backup stops with a clear error (it does not reconnect),
     and once the server is back a rerun completes it."""
     rc, remote = _sftp(sshd, tmp_path)
-
-    def packs() -> int:
-        return sum(1 for p in (remote / "data").glob("*/*") if p.is_file())
-
-    backup = _kill_mid_backup(rc, big_src, packs, sshd.kill)
+    backup = _frozen_mid_backup(rc, src)
+    assert len(list((remote / "data").glob("*/*"))) == 1  # the first pack, no more
+    try:
+        sshd.kill()
+    finally:
+        backup.send_signal(signal.SIGCONT)
     r = rc.finish(backup)
     sshd.start()
     assert_clean_failure(r, "connection lost", code=1)
     assert r.err.count("\n") == 1, r.err  # one line, ripcord's: no paramiko log records
     assert rc.ok("snapshots", "--json").json == []  # nothing was claimed saved
-    _afterwards(rc, big_src, tmp_path / "out")
+    _afterwards(rc, src, tmp_path / "out")
 
 
 class _Gate:
@@ -264,7 +264,7 @@ def test_s3_requests_meeting_a_reset_connection_are_retried(
     reads of existing objects with 500 for up to ~5 s more (its volumes are not yet known to
     its master), while the retries wait ~6 s in all on average (8 retries, jittered backoff
     from 50 ms, 12.75 s at most), so a restore across a restart only sometimes gets through."""
-    rc, bucket, _ = _s3(weed, tmp_path)
+    rc, bucket = _s3(weed, tmp_path)
     rc.ok("backup", str(src))
     gate = _Gate(int(weed.server.endpoint.rsplit(":", 1)[1]), refuse=3)
     try:
