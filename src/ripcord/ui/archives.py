@@ -26,6 +26,7 @@ from ripcord.mount.content import layout
 from ripcord.repository import Repository
 
 FORMATS = ("tar", "tar.gz", "zip")
+COPY = 1 << 20  # bytes tarfile copies at once
 _ZIP_TIMES: tuple[tuple[int, int, int, int, int, int], ...] = (
     (1980, 1, 1, 0, 0, 0),
     (2107, 12, 31, 23, 59, 58),
@@ -93,8 +94,10 @@ def write_tar(out: BinaryIO, repo: Repository, top: Node, name: bytes, gzip: boo
             info = _tar_info(member(path), node)
             if info is None:
                 continue
-            content = _Reader(chunks(repo, node)) if node.type == FILE else None
-            tar.addfile(info, content)
+            if node.type == FILE:  # buffered: tarfile wants read(n) to give all n bytes
+                tar.addfile(info, io.BufferedReader(_Reader(chunks(repo, node)), COPY))
+            else:
+                tar.addfile(info)
 
 
 def _tar_info(path: bytes, node: Node) -> tarfile.TarInfo | None:

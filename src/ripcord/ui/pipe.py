@@ -9,7 +9,7 @@ import contextlib
 import io
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import BinaryIO
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -63,7 +63,7 @@ class Pipe(io.RawIOBase):
         raise _Gone
 
 
-def pieces(produce: Callable[[BinaryIO], None], name: str) -> Iterator[bytes]:
+def pieces(produce: Callable[[BinaryIO], None], name: str) -> Generator[bytes, None, None]:
     """What `produce(pipe)` writes, piece by piece, while it writes; its error, if
     it fails, is raised here (the response is cut short, never quietly complete)."""
     pipe = Pipe()
