@@ -23,9 +23,9 @@ from ripcord.plan.status import bounded
 from ripcord.repository import Snapshot
 from ripcord.repository.marks import SUSPICIOUS, Standing
 from ripcord.ui.chart import Column, bars, legend, line
+from ripcord.ui.paths import text
 from ripcord.ui.render import env, page
 from ripcord.ui.site import Site
-from ripcord.ui.text import shown
 
 TIMEOUT = 10.0  # seconds a repository may take before the page says it cannot be read
 human_bytes = env.filters["bytes"]
@@ -52,7 +52,7 @@ class Figures:
         s = snap.summary
         guarded = "guard_files" in s
         mark = standing.alarms.get(snap.id)
-        alarm = shown(mark.reason) if mark else None
+        alarm = text(mark.reason) if mark else None
         if alarm is None and SUSPICIOUS in snap.tags:  # a copy whose alarm mark is elsewhere
             alarm = "the change guard flagged it"
         return cls(
@@ -105,7 +105,7 @@ def _timeline(request: Request) -> Response:
     snaps, standing, stored_now = found
     sources = []
     for raw, mine in by_source(site.plan_or_one(), snaps):
-        source = shown(raw)
+        source = text(raw)
         figures = [Figures.of(s, standing) for s in mine]
         columns = [f.column() for f in figures]
         top = max((f.stored or 0 for f in figures), default=0)

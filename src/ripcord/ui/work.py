@@ -22,7 +22,7 @@ from typing import Any
 
 from ripcord.archive.progress import Progress
 from ripcord.errors import RipcordError
-from ripcord.ui.text import shown
+from ripcord.ui.paths import text as shown
 
 RUNNING, OK, WARN, FAILED, ALARM, REFUSED = "running", "ok", "warn", "failed", "alarm", "refused"
 KEEP = 20  # finished jobs listed
