@@ -33,6 +33,7 @@ from ripcord.errors import StoreError, UsageError
 from ripcord.storage.base import Capabilities, ObjectInfo, PutOptions, validate_name
 from ripcord.storage.errors import InvalidName, ObjectExists, ObjectNotFound, StoreFull
 from ripcord.storage.rest_protocol import MSGPACK, PROTOCOL, REPOSITORY_NAME, ListingDecoder
+from ripcord.storage.rest_reply import SMALL, Reply, ReplyTooLarge, read_reply, unencoded
 from ripcord.storage.retry import holds
 
 TOKEN_ENV = "RIPCORD_REST_TOKEN"
@@ -128,6 +129,7 @@ class RestStore:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             trust_env=False,  # no proxy from the environment: the location says where to go
+            headers={"accept-encoding": "identity"},  # bytes as stored: see rest_reply
         )
         self._closed = threading.Event()
         try:
@@ -142,9 +144,12 @@ class RestStore:
 
     def _handshake(self) -> Capabilities:
         """Ask the server what it offers; fails fast on a wrong token or an unknown protocol."""
-        r, _ = self._send("GET", "capabilities", attempts=2)
-        if r.status_code in (403, 404):
-            raise StoreError(f"{self.where}: {_message(r)}")
+        try:
+            r, _ = self._send("GET", "capabilities", attempts=2)
+        except ReplyTooLarge as e:
+            raise StoreError(f"{self.where} is not a ripcord server ({e})") from None
+        if r.status in (403, 404):
+            raise StoreError(f"{self.where}: {r.message()}")
         self._check(r, "capabilities", "open")
         try:
             doc: Any = r.json()
@@ -172,7 +177,7 @@ class RestStore:
                 f" limit of {limit} bytes (its --max-request-size)"
             )
         r, retried = self._send("PUT", path, content=data)
-        if r.status_code == 409 and retried and holds(self, name, data):
+        if r.status == 409 and retried and holds(self, name, data):
             return  # the first attempt stored it; only its reply was lost
         self._check(r, name, "write")
 
@@ -185,21 +190,19 @@ class RestStore:
         if offset or length is not None:
             end = "" if length is None else str(offset + length - 1)
             headers["range"] = f"bytes={offset}-{end}"
-        r, _ = self._send("GET", path, headers=headers)
-        if r.status_code == 416:  # the range starts at or past the end
+        r, _ = self._send("GET", path, bound=length, headers=headers)
+        if r.status == 416:  # the range starts at or past the end
             return b""
         self._check(r, name, "read")
-        if length is not None and len(r.content) > length:
-            raise StoreError(f"{self.where} sent more of {name} than was asked for")
-        return r.content
+        return r.body
 
     def stat(self, name: str) -> ObjectInfo:
-        r, _ = self._send("HEAD", self._object(name))
+        r, _ = self._send("HEAD", self._object(name), bound=None)  # no body, only a size
         self._check(r, name, "stat")
-        try:
-            return ObjectInfo(name, int(r.headers["content-length"]))
-        except (KeyError, ValueError):
-            raise StoreError(f"{self.where} gave no size for {name}") from None
+        size = r.headers.get("content-length", "")
+        if not size.isascii() or not size.isdigit():  # int() takes '-5', ' 7 ' and '1_0'
+            raise StoreError(f"{self.where} gave no size for {name}")
+        return ObjectInfo(name, int(size))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Stream the listing; a fault before the first entry is retried, one after it
@@ -213,10 +216,10 @@ class RestStore:
                         self._pause(attempt)
                         continue
                     if r.status_code != 200:
-                        r.read()
-                        self._check(r, prefix, "list")
+                        self._check(read_reply(r, SMALL, self.where, "an error"), prefix, "list")
+                        raise StoreError(f"{self.where} answered a listing with {r.status_code}")
                     decoder = ListingDecoder()
-                    for chunk in r.iter_bytes():
+                    for chunk in unencoded(r, self.where, f"the listing of {prefix}").iter_raw():
                         for name, size in decoder.feed(chunk):
                             yielded = True
                             yield ObjectInfo(self._listed(name, prefix), size)
@@ -240,7 +243,7 @@ class RestStore:
 
     def delete(self, name: str) -> None:
         r, retried = self._send("DELETE", self._object(name))
-        if r.status_code == 404 and retried:
+        if r.status == 404 and retried:
             return  # the first attempt deleted it; only its reply was lost
         self._check(r, name, "delete")
 
@@ -253,24 +256,33 @@ class RestStore:
         return f"objects/{validate_name(name)}"
 
     def _send(
-        self, method: str, path: str, *, attempts: int | None = None, **kw: Any
-    ) -> tuple[httpx.Response, bool]:
-        """Send a request, retrying connection faults and 502/503/504 with backoff.
+        self,
+        method: str,
+        path: str,
+        *,
+        attempts: int | None = None,
+        bound: int | None = SMALL,
+        **kw: Any,
+    ) -> tuple[Reply, bool]:
+        """Send a request, retrying connection faults and 502/503/504 with backoff; a
+        successful reply's body may hold up to `bound` bytes (None: any), others SMALL.
 
-        Returns the response and whether an earlier attempt may have reached the server.
+        Returns the reply and whether an earlier attempt may have reached the server.
         """
         attempts = attempts or self.attempts
         maybe_done = False
         for attempt in range(attempts):
             try:
-                r = self._client.request(method, path, **kw)
+                with self._client.stream(method, path, **kw) as response:
+                    limit = bound if response.status_code < 300 else SMALL
+                    r = read_reply(response, limit, self.where, f"{method} {path}")
             except httpx.TransportError as e:
                 # a request that failed to connect never arrived; any other might have
                 maybe_done = maybe_done or not isinstance(e, httpx.ConnectError | httpx.PoolTimeout)
                 if attempt + 1 >= attempts:
                     self._unreachable(e, f"{method} {path}", attempts)
             else:
-                if r.status_code not in _TRANSIENT or attempt + 1 >= attempts:
+                if r.status not in _TRANSIENT or attempt + 1 >= attempts:
                     return r, maybe_done
                 maybe_done = True  # a proxy may have passed it on before giving up
             self._pause(attempt)
@@ -286,12 +298,12 @@ class RestStore:
             f"cannot reach {self.where} ({doing} {kind}, tried {tries}): {e or type(e).__name__}"
         ) from None
 
-    def _check(self, r: httpx.Response, name: str, doing: str) -> None:
+    def _check(self, r: Reply, name: str, doing: str) -> None:
         """Raise the storage error that a status means, with the server's message."""
-        status = r.status_code
+        status = r.status
         if status < 300:
             return
-        message = _message(r)
+        message = r.message()
         if status == 401:
             raise StoreError(
                 f"{self.where}: wrong user or token (user {self.location.user}); check the"
@@ -308,14 +320,6 @@ class RestStore:
         if status in (403, 413):
             raise StoreError(f"{self.where}: {message}")
         raise StoreError(f"cannot {doing} {name} at {self.where}: HTTP {status} {message}")
-
-
-def _message(r: httpx.Response) -> str:
-    try:
-        doc = r.json()
-        return str(doc["error"]) if isinstance(doc, dict) else r.text[:200]
-    except (ValueError, KeyError, RecursionError):
-        return r.text[:200] or r.reason_phrase
 
 
 def _tls_context(cacert: str | None) -> ssl.SSLContext:
