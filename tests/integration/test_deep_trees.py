@@ -5,7 +5,7 @@ byte-identical, checks, drills, copies, prunes and passes the guard; a source
 deeper than MAX_DEPTH is backed up down to the limit, naming the folder it
 stopped at; and a crafted snapshot nested past the limit is refused cleanly by
 every command that follows paths (never a RecursionError), while those that walk
-trees by id alone (check, copy, prune) carry it like any other.
+trees by id alone (copy, prune) carry it like any other, and check reports it.
 
 Python's os.walk, Path.rglob and shutil.rmtree recurse per level, so these tests
 walk their trees with a loop of their own and keep them on a tmpfs, unmounted after.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ripcord.archive.trees import MAX_DEPTH, depth
-from ripcord.errors import EXIT_PARTIAL
+from ripcord.errors import EXIT_DAMAGED, EXIT_PARTIAL
 from tests.conftest import Cli
 from tests.faults import (
     TRACEBACK,
@@ -181,9 +181,12 @@ def test_a_crafted_snapshot_past_the_limit_is_refused_by_every_path_walk(
     drilled = cli("drill", "--snapshot", deep, "--scratch", str(fs), "--json")
     assert drilled.code != 0 and TRACEBACK not in drilled.err
     assert any(TOO_DEEP in f["reason"] for f in drilled.json["failures"])
-    # walks by tree id carry it like any other snapshot: no stack to run out of
-    cli.ok("check", "--read-data")
-    copied(cli, Cli(tmp_path / "replica", cli_env)).ok("check", "--read-data")
+    # walks by tree id carry it (no stack to run out of); check names it unrestorable
+    for repo in (cli, copied(cli, Cli(tmp_path / "replica", cli_env))):
+        r = repo("check", "--read-data", "--json")
+        assert r.code == EXIT_DAMAGED and [e["kind"] for e in r.json["errors"]] == ["too-deep"]
+    assert r.json["errors"][0]["affected"] == 1
+    assert cli("check", "--json").json["errors"][0]["snapshots"] == [deep]
     cli.ok("forget", deep)
     cli.ok("prune")
     cli.ok("check")

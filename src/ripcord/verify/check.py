@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from ripcord.archive.node import Node
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import load_nodes
+from ripcord.archive.trees import MAX_DEPTH, load_nodes
 from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.crypto import content_id
@@ -37,6 +38,7 @@ from ripcord.repository.packer import pack_name
 from ripcord.repository.snapshots import unexplained_gaps
 from ripcord.storage.base import Retaining, Revision, Versioned
 
+_V = TypeVar("_V")
 MAX_NAMED = 1000  # affected paths kept per problem; the count is always exact
 
 
@@ -351,6 +353,7 @@ class _Checker:
         children: dict[bytes, list[tuple[bytes, bytes]]] = {}  # tree -> [(name, subtree)]
         direct: dict[bytes, list[tuple[bytes, str]]] = {}  # tree -> [(name, cause key)]
         broken: dict[bytes, str] = {}  # tree -> cause key, when it cannot be read
+        filled: set[bytes] = set()  # trees with at least one entry
         used: set[bytes] = set()
         stack = [bytes.fromhex(s.tree) for s in snaps]
         self.progress.start(None)
@@ -374,15 +377,31 @@ class _Checker:
                 if self.report.trees % 200 == 0:
                     self.progress.item(f"{self.report.trees} folders")
                 children[tree] = [(n.name, n.subtree) for n in nodes if n.subtree is not None]
+                if nodes:
+                    filled.add(tree)
                 direct[tree] = self._content(nodes, used)
                 stack.extend(sub for _, sub in children[tree])
         finally:
             self.progress.finish()
         self.report.blobs = len(used)
         self.unwalked = bool(broken)
-        damaged = _damaged_below(children, direct, broken)
+        damaged = _bottom_up(
+            children,
+            lambda t, below: bool(direct.get(t)) or any(below)
+            or any(s in broken for _, s in children[t]),
+        )  # fmt: skip
+        heights = _bottom_up(
+            children, lambda t, below: max([1 + h for h in below] or [int(t in filled)])
+        )
         for snap in snaps:
             root = bytes.fromhex(snap.tree)
+            if heights.get(root, 0) > MAX_DEPTH:
+                self.problem(
+                    f"deep/{snap.id}",
+                    "too-deep",
+                    f"snapshot {snap.id[:12]} nests folders deeper than {MAX_DEPTH} levels:"
+                    " restore, ls and find refuse what lies below",
+                ).touch(snap.id, "/")
             if root in broken:
                 self.causes[broken[root]].touch(snap.id, "/")
             elif damaged.get(root):
@@ -484,28 +503,23 @@ def _wire(frames: Iterable[Frame]) -> list[tuple[int, int, tuple[object, ...]]]:
     return [(f.offset, f.length, f.blobs) for f in frames]
 
 
-def _damaged_below(
+def _bottom_up(
     children: dict[bytes, list[tuple[bytes, bytes]]],
-    direct: dict[bytes, list[tuple[bytes, str]]],
-    broken: dict[bytes, str],
-) -> dict[bytes, bool]:
-    """For each readable tree: whether damage lies anywhere below it (post-order, no
-    recursion: trees can be deep)."""
-    out: dict[bytes, bool] = {}
+    value: Callable[[bytes, list[_V]], _V],
+) -> dict[bytes, _V]:
+    """For each readable tree, `value(tree, the values of its readable subtrees)`, each
+    subtree's taken first (post-order from a stack, no recursion: trees can be deep)."""
+    out: dict[bytes, _V] = {}
     for root in children:
-        if root in out:
-            continue
         stack = [(root, False)]
         while stack:
             tree, expanded = stack.pop()
             if tree in out:
                 continue
-            subs = [s for _, s in children.get(tree, [])]
+            subs = [s for _, s in children[tree] if s in children]
             if not expanded:
                 stack.append((tree, True))
-                stack.extend((s, False) for s in subs if s in children and s not in out)
+                stack.extend((s, False) for s in subs if s not in out)
                 continue
-            out[tree] = bool(direct.get(tree)) or any(
-                s in broken or out.get(s, False) for s in subs
-            )
+            out[tree] = value(tree, [out[s] for s in subs])
     return out
