@@ -23,7 +23,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page
 
+from ripcord.errors import EXIT_GUARD_ALARM
 from tests.conftest import Cli
+from tests.integration.test_guard import office
 from tests.trees import TreeState, assert_same, file_digest, restored, tree_diff, tree_state
 from tests.uiserver import Dashboard
 
@@ -122,6 +124,31 @@ def test_the_list_shows_both_snapshots_newest_first_and_marks(story: Story) -> N
     older = marked.split(f'data-snapshot="{story.older}"', 1)[1].split("</li>", 1)[0]
     assert "protected" in older
     assert c.get("/snapshots/nosuchrepo").status_code == 404
+
+
+def test_a_guard_alarm_and_its_pin_are_marked_in_the_list(
+    cli: Cli, tmp_path: Path, dashboard: list[Dashboard]
+) -> None:
+    src = office(tmp_path / "office")
+    cli.ok("backup", str(src))
+    shutil.rmtree(src / "dept1")
+    shutil.rmtree(src / "dept2")
+    assert cli("backup", str(src)).code == EXIT_GUARD_ALARM
+    good, suspicious = (s["id"] for s in cli.ok("snapshots", "--json").json)
+    d = Dashboard.start(["-r", str(cli.repo)], cli.env, tmp_path / "ui.log")
+    dashboard.append(d)
+    c = d.client()
+
+    def row(snap: str) -> str:
+        page = c.get("/snapshots").text
+        return page.split(f'data-snapshot="{snap}"', 1)[1].split("</li>", 1)[0]
+
+    assert "guard alarm" in row(suspicious) and "80 files (50%) were deleted" in row(suspicious)
+    alarmed = f'class="snapshot alarmed" data-snapshot="{suspicious}"'
+    assert alarmed in c.get("/snapshots").text
+    assert "protected" in row(good)  # pinned: the last good snapshot before the alarm
+    cli.ok("guard", "ack", suspicious[:12])
+    assert "alarm answered" in row(suspicious) and alarmed not in c.get("/snapshots").text
 
 
 def test_the_deleted_folder_is_browsed_and_downloaded_from_the_older_snapshot(
