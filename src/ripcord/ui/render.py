@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 
 from ripcord.plan.status import ago, span
 from ripcord.ui.auth import CSRF_FIELD, Session
+from ripcord.ui.paths import text
 
 NAV = (
     ("/", "Overview"),
@@ -40,7 +41,19 @@ def _bytes(n: int | None) -> str:
     raise AssertionError("unreachable")
 
 
+def _finalize(value: Any) -> Any:
+    """Every value a template prints: a name that was not UTF-8 (kept as surrogate
+    escapes) is shown with \\xNN escapes instead of failing the whole page."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return text(value)
+    return value
+
+
 env = Environment(
+    finalize=_finalize,
     loader=PackageLoader("ripcord.ui", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
