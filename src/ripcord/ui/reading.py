@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 
 from ripcord.archive.node import DIR, Node
 from ripcord.archive.trees import along
-from ripcord.errors import CorruptObject, MissingObject, RipcordError, StoreError, UsageError
+from ripcord.errors import MissingObject, RipcordError, UsageError
 from ripcord.repository import Repository, Snapshot, resolve
 from ripcord.ui.site import Site
 
@@ -20,15 +20,15 @@ from ripcord.ui.site import Site
 @contextmanager
 def answered() -> Iterator[None]:
     """Repository errors as HTTP errors: what is not there is a 404; a damaged or
-    unreachable repository a 502 saying why."""
+    unreachable repository (or a wrong password) a 502 saying why."""
     try:
         yield
-    except (CorruptObject, StoreError) as e:
-        raise HTTPException(502, f"the repository could not be read: {e}") from None
     except (MissingObject, UsageError) as e:
         raise HTTPException(404, str(e)) from None
-    except RipcordError as e:  # along(): "... is not in the snapshot", "... is not a directory"
-        raise HTTPException(404, str(e)) from None
+    except RipcordError as e:
+        if type(e) is RipcordError:  # along(): "... is not in the snapshot" / "not a directory"
+            raise HTTPException(404, str(e)) from None
+        raise HTTPException(502, f"the repository could not be read: {e}") from None
 
 
 @dataclass(frozen=True)
