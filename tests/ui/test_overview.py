@@ -106,6 +106,7 @@ def test_an_alarm_on_top_is_answered_in_every_copy_with_one_click(
         assert a["answer"] == "ack"
     status = ws.ripcord("status", "--json")
     assert status.code == EXIT_RULE_BROKEN and status.json["open_alarms"] == 0
+    assert d.stop() == 130  # the repositories the pages' threads opened close cleanly
 
 
 def test_an_answer_needs_a_reason_and_a_known_alarm(

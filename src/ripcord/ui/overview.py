@@ -23,6 +23,7 @@ from ripcord.ui.render import page
 from ripcord.ui.site import Site
 
 TIMEOUT = 10.0  # seconds a repository may take before the page says it is unreachable
+ANSWER_TIMEOUT = 30.0  # seconds to open a repository afresh (its password's KDF) and answer
 MAX_REASON = 1000  # characters of the reason kept with an answer
 ANSWERS = {"intentional": True, "incident": False}
 
@@ -89,7 +90,13 @@ async def _answer(request: Request) -> Response:
         return page(request, "answered.html", 400, problem=problem, done=[])
     assert isinstance(key, str) and isinstance(choice, str) and isinstance(reason, str)
     done = await run_in_threadpool(
-        answer_everywhere, site.specs, site.connect_fresh, key, ANSWERS[choice], reason.strip()
+        answer_everywhere,
+        site.specs,
+        site.connect_fresh,
+        key,
+        ANSWERS[choice],
+        reason.strip(),
+        ANSWER_TIMEOUT,
     )
     answered = [d for d in done if d.snapshot]
     if not answered:
