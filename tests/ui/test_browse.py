@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Dialog, Page
 from ripcord.errors import EXIT_GUARD_ALARM
 from tests.conftest import Cli
 from tests.integration.test_guard import office
+from tests.plans import Workspace
 from tests.trees import TreeState, assert_same, file_digest, restored, tree_diff, tree_state
 from tests.uiserver import Dashboard
 
@@ -149,6 +150,27 @@ def test_a_guard_alarm_and_its_pin_are_marked_in_the_list(
     assert "protected" in row(good)  # pinned: the last good snapshot before the alarm
     cli.ok("guard", "ack", suspicious[:12])
     assert "alarm answered" in row(suspicious) and alarmed not in c.get("/snapshots").text
+
+
+def test_a_plan_s_repositories_are_tabs_and_one_that_cannot_be_opened_says_why(
+    cli_env: dict[str, str], tmp_path: Path, dashboard: list[Dashboard]
+) -> None:
+    ws = Workspace(tmp_path, cli_env)
+    (ws.src / "a.txt").write_text("in both\n")
+    ws.add("usb", str(tmp_path / "usb"), "disk")
+    ws.add("nas", str(tmp_path / "nas"), "nas")
+    ws.write()
+    assert ws.ripcord("run").code == 0
+    ws.password_file("nas").write_text("not the password\n")
+    env = {k: v for k, v in ws.env.items() if k != "RIPCORD_PASSWORD"}  # the plan says
+    d = Dashboard.start(["--plan", str(ws.plan)], env, tmp_path / "ui.log")
+    dashboard.append(d)
+    c = d.client()
+    usb = c.get("/snapshots")
+    assert 'href="/snapshots/usb" aria-current="page"' in usb.text
+    assert 'href="/snapshots/nas"' in usb.text and str(ws.src) in usb.text
+    nas = c.get("/snapshots/nas")
+    assert nas.status_code == 502 and "password" in nas.text and "Traceback" not in nas.text
 
 
 def test_the_deleted_folder_is_browsed_and_downloaded_from_the_older_snapshot(
