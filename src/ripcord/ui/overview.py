@@ -7,6 +7,7 @@ of the plan that holds it (a copy carries the alarm of the snapshot it copied).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -15,9 +16,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ripcord.plan.alarms import answer_everywhere, pending
-from ripcord.plan.model import Plan
+from ripcord.plan.model import Plan, RepositorySpec
 from ripcord.plan.status import observe
 from ripcord.plan.survey import Survey, single, survey
+from ripcord.repository import Repository
 from ripcord.repository.crypto import is_content_id
 from ripcord.ui.render import page
 from ripcord.ui.site import Site
@@ -45,7 +47,10 @@ def routes(site: Site) -> list[BaseRoute]:
 def look(site: Site) -> Survey:
     """The plan's survey; one repository's facts when the dashboard shows only one."""
     now = site.now()
-    connect = lambda spec: site.using(spec.name)  # noqa: E731 (a Connect)
+
+    def connect(spec: RepositorySpec) -> AbstractContextManager[Repository]:
+        return site.using(spec.name)
+
     if _whole_plan(site) and site.plan is not None:
         return survey(site.plan, connect, now, TIMEOUT)
     (spec,) = site.specs
