@@ -291,8 +291,9 @@ def test_restore_through_the_form(story: Story, tmp_path: Path, immutable: Path)
     def post(target: str, **extra: str) -> httpx.Response:
         return c.post(form_url, data={"csrf": csrf, "target": target, **extra})
 
-    relative = post("restored/here")
-    assert relative.status_code == 400 and "absolute path" in relative.text
+    for bad in ("restored/here", "/with/a/\0/in/it", ""):
+        refused = post(bad)
+        assert refused.status_code == 400 and "absolute path" in refused.text, bad
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.me").write_text("mine\n")

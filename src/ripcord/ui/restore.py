@@ -48,7 +48,7 @@ def default_target(snap: Snapshot) -> str:
 
 def check_target(target: str, overwrite: bool) -> str:
     """The target, normalised, once made sure a restore can write there."""
-    if not target or not os.path.isabs(target):
+    if not target or not os.path.isabs(target) or "\0" in target:
         raise TargetRefused("the target must be an absolute path on the server, like /srv/back")
     target = os.path.normpath(target)
     if os.path.lexists(target):
@@ -63,7 +63,8 @@ def check_target(target: str, overwrite: bool) -> str:
         with tempfile.TemporaryFile(dir=target):  # root passes access(); this asks the disk
             pass
     except OSError as e:
-        raise TargetRefused(f"the dashboard cannot write to {target}: {e.strerror}") from None
+        why = e.strerror or str(e)
+        raise TargetRefused(f"the dashboard cannot write to {target}: {why}") from None
     return target
 
 

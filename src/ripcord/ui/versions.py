@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ripcord.archive.history import Gone, Version, history
-from ripcord.ui.entries import Entry, crumbs
+from ripcord.ui.entries import Entry
 from ripcord.ui.paths import path_after, quote_path, shown, text
 from ripcord.ui.reading import answered
 from ripcord.ui.render import page
@@ -49,6 +49,5 @@ def _history(request: Request) -> Response:
         repo=name,
         path=shown(path),
         url=quote_path(path),
-        crumbs=crumbs(path),
         hosts=hosts,
     )
