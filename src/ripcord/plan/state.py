@@ -15,17 +15,25 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 
 from ripcord.plan.model import Plan
+from ripcord.repository.crypto import is_content_id
 
 STATE_VERSION = 1
 APP = "ripcord"
+RESULTS = ("pass", "fail")  # of a check or a drill
+# times are shown in local time (at most 14 hours off UTC): a remembered time must
+# stay inside datetime's range there, or showing it overflows
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 31, 9, 59, tzinfo=UTC)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,8 @@ def _time(t: datetime | None) -> str | None:
 
 
 def read_state_doc(d: dict[str, Any]) -> CopyState:
-    """The inverse of state_doc; raises KeyError, TypeError or ValueError."""
+    """The inverse of state_doc; raises KeyError, TypeError or ValueError. What is shown
+    as it is (ids, results, times) is checked as strictly as when it was observed."""
     imm = d["immutable"]
     return CopyState(
         repository=_str(d["repository"]),
@@ -155,14 +164,14 @@ def read_state_doc(d: dict[str, Any]) -> CopyState:
         observed=_at(d["observed"]),
         error=d["error"] if d["error"] is None else _str(d["error"]),
         newest=tuple(
-            Newest(_str(n["source"]), n["snapshot"] and _str(n["snapshot"]), _at(n["time"]))
+            Newest(_str(n["source"]), _optional(_id, n["snapshot"]), _at(n["time"]))
             for n in d["newest"]
         ),
         check=_proof(d["check"]),
         drill=_proof(d["drill"]),
         immutable=None if imm is None else Immutability(imm["verified"] is True, _str(imm["how"])),
         alarms=tuple(
-            Alarm(_str(a["snapshot"]), _when(a["time"]), _str(a["reason"])) for a in d["alarms"]
+            Alarm(_id(a["snapshot"]), _when(a["time"]), _str(a["reason"])) for a in d["alarms"]
         ),
     )
 
@@ -170,10 +179,12 @@ def read_state_doc(d: dict[str, Any]) -> CopyState:
 def _proof(d: dict[str, Any] | None) -> Proof | None:
     if d is None:
         return None
-    errors = d["errors"]
-    if not isinstance(errors, int) or errors < 0:
+    errors, result = d["errors"], d["result"]
+    if type(errors) is not int or errors < 0:
         raise ValueError(f"errors {errors!r}")
-    return Proof(_str(d["id"]), _when(d["time"]), _str(d["result"]), errors, _str(d["first"]))
+    if result not in RESULTS:
+        raise ValueError(f"result {result!r:.40}")
+    return Proof(_id(d["id"]), _when(d["time"]), result, errors, _str(d["first"]))
 
 
 def _str(v: Any) -> str:
@@ -182,15 +193,27 @@ def _str(v: Any) -> str:
     return v
 
 
+def _id(v: Any) -> str:
+    if not is_content_id(v):
+        raise ValueError(f"not an id: {v!r:.80}")
+    return str(v)
+
+
 def _when(v: Any) -> datetime:
     t = datetime.fromisoformat(_str(v))
     if t.tzinfo is None:
         raise ValueError(f"time without a zone: {v!r}")
+    if not _EARLIEST <= t <= _LATEST:
+        raise ValueError(f"time out of range: {v!r}")
     return t
 
 
 def _at(v: Any) -> datetime | None:
-    return None if v is None else _when(v)
+    return _optional(_when, v)
+
+
+def _optional(read: Callable[[Any], T], v: Any) -> T | None:
+    return None if v is None else read(v)
 
 
 # -- the file -------------------------------------------------------------------------------
@@ -209,13 +232,13 @@ def recall(plan: Plan) -> tuple[dict[str, CopyState], str | None]:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         return {}, None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
         return {}, f"the state file {path} cannot be read ({e}); starting afresh"
     try:
         if doc["version"] != STATE_VERSION:
             raise ValueError(f"version {doc['version']!r}")
         states = [read_state_doc(s) for s in doc["repositories"]]
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         return {}, f"the state file {path} is damaged ({e}); starting afresh"
     return {s.repository: s for s in states}, None
 
