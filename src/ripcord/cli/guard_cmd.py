@@ -10,10 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ripcord.cli.env import Env, json_option, pass_env
+from ripcord.cli.plan_env import open_spec
 from ripcord.errors import EXIT_GUARD_ALARM
 from ripcord.guard.changes import ChangeStats
 from ripcord.guard.guard import Guard, answer, recheck
 from ripcord.guard.verdict import ALARM, WARN, Verdict
+from ripcord.plan.alarms import answer_everywhere
 from ripcord.repository import resolve
 from ripcord.repository.marks import Mark
 
@@ -94,18 +96,47 @@ def guard() -> None:
 @click.option("--reason", default="", help="Why, in words, kept with the answer.")
 @json_option
 @pass_env
-def guard_ack(env: Env, snapshot: str, not_intentional: bool, reason: str) -> None:
+def guard_ack(env: Env, snapshot: str, not_intentional: bool, reason: str) -> int:
     """Answer the alarm raised on SNAPSHOT.
 
     Without --not-intentional: the change was intended; the pin is lifted and
-    retention treats the snapshots as usual again.
+    retention treats the snapshots as usual again. With --plan (and no -r), the
+    answer is written in every repository of the plan that holds the alarm (a
+    copy carries it), so no copy stays pinned.
     """
     with env.open() as repo, repo.lock():
         snap = resolve(repo.snapshots(), snapshot)
         mark = answer(repo, snap, not not_intentional, reason)
-    doc = {"snapshot": snap.id, "answer": mark.kind, "mark": mark.id, "reason": mark.reason}
+    doc: dict[str, Any] = {
+        "snapshot": snap.id,
+        "answer": mark.kind,
+        "mark": mark.id,
+        "reason": mark.reason,
+    }
+    plan = env.plan()
+    others = plan.repositories[1:] if plan is not None and env.repo is None else ()
+    copies = answer_everywhere(
+        others,
+        lambda spec: open_spec(env, spec),
+        snap.origin or snap.id,
+        not not_intentional,
+        reason,
+    )
+    doc["copies"] = [
+        {"repository": a.repository, "snapshot": a.snapshot, "error": a.error} for a in copies
+    ]
     what = "intentional: the pin is lifted" if mark.kind == "ack" else "an incident: pin kept"
-    env.emit(doc, lambda c: c.print(f"alarm on {snap.id[:12]} answered as {what}"))
+
+    def human(c: Console) -> None:
+        c.print(f"alarm on {snap.id[:12]} answered as {what}")
+        for a in copies:
+            if a.error:
+                c.print(f"[red]not answered[/] in {escape(a.repository)}: {escape(a.error)}")
+            elif a.snapshot:
+                c.print(f"answered in {escape(a.repository)} too (its copy {a.snapshot[:12]})")
+
+    env.emit(doc, human)
+    return 1 if any(a.error for a in copies) else 0
 
 
 def _alarm_doc(m: Mark, answer_mark: Mark | None) -> dict[str, Any]:
