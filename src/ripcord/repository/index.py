@@ -152,6 +152,19 @@ class IndexCache:
         if path is not None:
             _read_ahead(path)
         self.db = _open_cache(path)
+        self._seen = self._data_version()
+
+    def _data_version(self) -> int:
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def settled(self) -> None:
+        """Mark the cache as just brought up to the repository's index files."""
+        self._seen = self._data_version()
+
+    def others_wrote(self) -> bool:
+        """Whether another process sharing this cache committed to it since `settled`:
+        one rebuilding it from a listing older than our index files drops them."""
+        return self._data_version() != self._seen
 
     def condemn(self, packs: Iterable[str]) -> None:
         """Packs a pending prune will delete: still readable, never deduplicated against."""

@@ -296,6 +296,7 @@ class Repository:
                 files = []
         self.index.absorb(files, fresh, fallback=doomed)
         self.index.condemn({pack for p in plans for pack in p.packs})
+        self.index.settled()
 
     def write_plan(
         self,
@@ -497,6 +498,11 @@ class Repository:
 
     def locate(self, blob_id: bytes) -> Location:
         loc = self.index.lookup(blob_id)
+        if loc is None and blob_id not in self._unflushed and self.index.others_wrote():
+            # the cache is shared: another process may have rebuilt it from a listing of
+            # index files older than ours and dropped them. The repository is the truth.
+            self.sync_index()
+            loc = self.index.lookup(blob_id)
         if loc is None:
             if blob_id in self._unflushed:
                 self.flush()
