@@ -43,6 +43,14 @@ DEFAULT_LISTEN = "127.0.0.1:8700"
     is_flag=True,
     help="Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a repository may take to answer before a page says it is unreachable.",
+)
 @pass_env
 def ui_cmd(
     env: Env,
@@ -51,6 +59,7 @@ def ui_cmd(
     tls_cert: Path | None,
     tls_key: Path | None,
     allow_plain_http: bool,
+    timeout: float,
 ) -> None:
     """Serve the dashboard: the plan's 3-2-1-1-0 verdict, each repository's state and
     alarms, a timeline per source, a snapshot browser (download, restore), and buttons
@@ -84,6 +93,7 @@ def ui_cmd(
     if site.plan is None:  # one repository: a wrong password should stop us here, not later
         with site.using(site.names[0]):
             pass
+    site.timeout = timeout
     auth = Auth(password=_ui_password(ui_password_file))
 
     def listening(url: str) -> None:

@@ -24,7 +24,6 @@ from ripcord.repository.crypto import is_content_id
 from ripcord.ui.render import page
 from ripcord.ui.site import Site
 
-TIMEOUT = 10.0  # seconds a repository may take before the page says it is unreachable
 ANSWER_TIMEOUT = 30.0  # seconds to open a repository afresh (its password's KDF) and answer
 MAX_REASON = 1000  # characters of the reason kept with an answer
 ANSWERS = {"intentional": True, "incident": False}
@@ -52,9 +51,9 @@ def look(site: Site) -> Survey:
         return site.using(spec.name)
 
     if _whole_plan(site) and site.plan is not None:
-        return survey(site.plan, connect, now, TIMEOUT)
+        return survey(site.plan, connect, now, site.timeout)
     (spec,) = site.specs
-    state = observe(spec, connect, Plan(Path("-"), (), ()), now, TIMEOUT)
+    state = observe(spec, connect, Plan(Path("-"), (), ()), now, site.timeout)
     return single(spec, state, now)
 
 
@@ -73,7 +72,7 @@ def _overview(request: Request) -> Response:
         survey=seen,
         alarms=alarms,
         meaning=MEANING,
-        timeout=TIMEOUT,
+        timeout=site.timeout,
     )
 
 

@@ -43,6 +43,7 @@ class Site:
     specs: tuple[RepositorySpec, ...]
     connect: Connect
     title: str = "ripcord"
+    timeout: float = 10.0  # seconds a repository may take before a page says it is unreachable
     _open: dict[str, _Open] = field(default_factory=dict, init=False, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

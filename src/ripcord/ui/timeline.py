@@ -27,7 +27,6 @@ from ripcord.ui.paths import text
 from ripcord.ui.render import env, page
 from ripcord.ui.site import Site
 
-TIMEOUT = 10.0  # seconds a repository may take before the page says it cannot be read
 human_bytes = env.filters["bytes"]
 when = env.filters["when"]
 
@@ -99,7 +98,7 @@ def _timeline(request: Request) -> Response:
         with site.using(spec.name) as repo:
             return repo.snapshots(), repo.standing(), sum(repo.pack_sizes().values())
 
-    found = bounded(read, TIMEOUT, f"timeline-{name}")  # a hung NAS must not hang the page
+    found = bounded(read, site.timeout, f"timeline-{name}")  # a hung NAS must not hang the page
     if isinstance(found, str):
         return page(request, "timeline.html", 503, repository=name, error=found)
     snaps, standing, stored_now = found
