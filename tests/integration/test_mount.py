@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ripcord.mount.fs import SnapshotFs
-from ripcord.mount.view import SnapshotRoot, everything
+from ripcord.mount.view import SnapshotRoot, everything, reread
 from ripcord.repository import Repository, Snapshot
 from ripcord.storage import LocalStore, ObjectInfo, PutOptions, Store
 from tests.conftest import PASSWORD, Cli, Result
@@ -355,3 +355,26 @@ def test_hostile_names_are_skipped_with_a_warning(cli: Cli) -> None:
         assert fs.read(root + "/good", 100, 0, fh) == b"good\n"
         with pytest.raises(FileNotFoundError):
             fs.getattr(root + "/..x")
+
+
+def test_a_backup_made_while_mounted_appears(cli: Cli, backed_up: Path) -> None:
+    with api_repo(cli) as repo:
+        warnings: list[str] = []
+        fs = SnapshotFs(
+            repo,
+            everything(repo.snapshots(), warnings.append),
+            warnings.append,
+            reload=lambda: reread(repo, warnings.append),
+            every=0,
+        )
+        before = listed(fs, "/snapshots")
+        (backed_up / "written-while-mounted.txt").write_text("new\n")
+        cli.ok("backup", str(backed_up))
+        after = listed(fs, "/snapshots")
+        assert len(after) == len(before) + 1 and set(before) < set(after)
+        assert fs.readlink("/snapshots/latest") == sorted(set(after) - {"latest"})[-1]
+        (new,) = set(after) - set(before) - {"latest"}
+        newest = f"/snapshots/{new}{backed_up}/written-while-mounted.txt"
+        fh = fs.open(newest, os.O_RDONLY)
+        assert fs.read(newest, 100, 0, fh) == b"new\n"
+        assert warnings == []

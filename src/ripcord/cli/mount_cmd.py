@@ -9,7 +9,7 @@ from ripcord.cli.env import Env, pass_env
 from ripcord.errors import UsageError
 from ripcord.mount.fs import SnapshotFs
 from ripcord.mount.run import check_mountpoint, load_fuse, serve
-from ripcord.mount.view import SnapshotRoot, everything
+from ripcord.mount.view import SnapshotRoot, everything, reread
 from ripcord.repository import resolve
 
 
@@ -27,7 +27,8 @@ def mount(env: Env, args: tuple[str, ...], allow_other: bool) -> None:
     at MOUNTPOINT until Ctrl-C.
 
     Every snapshot: MOUNTPOINT/snapshots/TIME, ids/ID, hosts/HOST/TIME, tags/TAG/TIME,
-    and latest, a link to the newest. MOUNTPOINT must be an empty directory.
+    and latest, a link to the newest; the list is read again every 30 s, so backups
+    made meanwhile appear. MOUNTPOINT must be an empty directory.
     """
     if len(args) not in (1, 2):
         raise UsageError("usage: ripcord mount [SNAPSHOT] MOUNTPOINT")
@@ -43,6 +44,9 @@ def mount(env: Env, args: tuple[str, ...], allow_other: bool) -> None:
 
     with env.open() as repo, repo.reading():
         snaps = repo.snapshots()
-        root = SnapshotRoot(resolve(snaps, spec[0])) if spec else everything(snaps, warn)
-        serve(fuse, SnapshotFs(repo, root, warn, ready), mountpoint, allow_other)
+        if spec:
+            fs = SnapshotFs(repo, SnapshotRoot(resolve(snaps, spec[0])), warn, ready)
+        else:
+            fs = SnapshotFs(repo, everything(snaps, warn), warn, ready, lambda: reread(repo, warn))
+        serve(fuse, fs, mountpoint, allow_other)
     env.out.print(f"Unmounted {escape(mountpoint)}")

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, Protocol, TypeVar
@@ -35,6 +36,7 @@ _KIND = {
     BLOCK: stat.S_IFBLK,
     SOCKET: stat.S_IFSOCK,
 }
+RELOAD_SECONDS = 30.0  # how old the list of snapshots may get before it is read again
 MAX_WARNINGS = 1000  # distinct warnings remembered, so a retried failure is told once
 
 
@@ -80,8 +82,12 @@ class SnapshotFs:
         root: Entry,
         warn: Warn,
         on_ready: Callable[[], None] = lambda: None,
+        reload: Callable[[], Entry] | None = None,
+        every: float = RELOAD_SECONDS,
     ) -> None:
         self.root, self._warn, self.on_ready = root, warn, on_ready
+        self._reload, self._every = reload, every
+        self._loaded = time.monotonic()
         self.trees = Trees(repo, self.warn_once)
         self.chunks = Chunks(repo)
         self.repo = repo
@@ -97,9 +103,16 @@ class SnapshotFs:
 
     # -- finding a path ----------------------------------------------------------------
 
+    def _fresh_root(self) -> Entry:
+        """The top folders, listed again when older than `every` seconds: a backup made
+        while mounted shows up (snapshots themselves never change, only their list)."""
+        if self._reload is not None and time.monotonic() - self._loaded >= self._every:
+            self.root, self._loaded = self._reload(), time.monotonic()
+        return self.root
+
     def find(self, path: str) -> Found:
         parts = [p for p in path.split("/") if p]
-        entry: Entry = self.root
+        entry: Entry = self._fresh_root() if len(parts) <= 2 else self.root
         i = 0
         while isinstance(entry, Folder) and i < len(parts):
             child = entry.children.get(parts[i])

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from ripcord.archive.node import DIR, SYMLINK, Node
 from ripcord.mount.names import is_component, time_name, to_bytes, unique
-from ripcord.repository import Snapshot
+from ripcord.repository import Repository, Snapshot
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ID_CHARS = 12  # as restore and diff print them; the whole id where two share a prefix
@@ -115,3 +115,10 @@ def everything(snaps: list[Snapshot], warn: Callable[[str], None]) -> Folder:
     if isinstance(latest, Link):
         children["latest"] = Link("snapshots/" + latest.target, latest.mtime_ns)
     return Folder(children, times.mtime_ns)
+
+
+def reread(repo: Repository, warn: Callable[[str], None]) -> Folder:
+    """The root of every snapshot as the repository holds them now (a mount reads it
+    again now and then, so backups made meanwhile appear)."""
+    repo.sync_index()  # the new snapshots' trees are in index files new too
+    return everything(repo.snapshots(), warn)
