@@ -312,6 +312,9 @@ def test_restore_through_the_form(story: Story, tmp_path: Path, immutable: Path)
     assert state["status"] == "ok", state
     assert "files verified" in str(state["detail"])
     assert_same(story.picture, tree_state(restored(target, story.gone)))
+    result = c.get(started.headers["location"]).text.split('id="result"', 1)[1]
+    assert f"Restored to <code>{target}</code>" in result and "verified against" in result
+    assert "data-problem" not in result
 
     again = post(str(full), overwrite="yes")  # overwrite: a folder with files is fine
     assert wait_for_job(c, again.headers["location"])["status"] == "ok"

@@ -19,8 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from ripcord.plan.run import RunReport
 from ripcord.ui import actions
-from ripcord.ui.paths import text
-from ripcord.ui.render import env, page
+from ripcord.ui.render import page
+from ripcord.ui.restore import RestoreDone
 from ripcord.ui.site import Site
 from ripcord.ui.work import Busy, Job, Work, jobs_of
 from ripcord.verify.checked import CheckRun
@@ -30,7 +30,6 @@ TICK = 0.25  # seconds between looks at a running job
 STREAM = 25.0  # seconds one event stream lasts; EventSource reconnects by itself (so a
 # stopping server is not held up by a page left open)
 MAX_SAMPLE = 10_000
-env.filters["text"] = text  # results hold paths that may not be UTF-8
 
 
 def routes(site: Site) -> list[BaseRoute]:
@@ -119,6 +118,7 @@ def _view(result: object) -> str | None:
         (actions.BackupDone, "backup"),
         (CheckRun, "check"),
         (DrillReport, "drill"),
+        (RestoreDone, "restore"),
     )
     return next((name for kind, name in views if isinstance(result, kind)), None)
 

@@ -62,6 +62,7 @@ env = Environment(
 env.filters["when"] = _when
 env.filters["bytes"] = _bytes
 env.filters["span"] = span
+env.filters["text"] = text  # a path that may not be UTF-8 (the finalize hook does it too)
 env.globals["ago"] = ago
 
 
