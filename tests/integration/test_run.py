@@ -203,7 +203,7 @@ def test_a_guard_alarm_is_exit_4_fires_the_alarm_hook_and_pins_in_every_copy(
         kept = snapshots(ws, name)
         assert good in {s.get("origin") or s["id"] for s in kept}, name
     # one `guard ack` under the plan answers it in every copy (each holds it as its own id)
-    acked = ws.ripcord("guard", "ack", backup["snapshot"], "--reason", "reorganised", "--json")
+    acked = ws.ripcord("guard", "ack", str(backup["snapshot"]), "--reason", "reorganised", "--json")
     assert acked.code == 0, acked.err
     answered = {c["repository"]: c["snapshot"] for c in acked.json["copies"]}
     assert set(answered) == {"nas", "cloud"} and all(answered.values()), acked.json
