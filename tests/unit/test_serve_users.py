@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ripcord.server.users import (
     HASH,
+    MAX_ROUNDS,
     Users,
     UsersFileError,
     hash_token,
@@ -22,11 +23,13 @@ from ripcord.storage.rest_protocol import REPOSITORY_NAME
 
 NAMES = st.from_regex(r"[a-z0-9_-]{1,64}", fullmatch=True)
 BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-HASHES = st.builds(
-    lambda v, cost, body: f"$2{v}${cost:02d}${body}",
+HASHES = st.builds(  # the salt's last character holds 2 bits: one of 4 (bcrypt's rule)
+    lambda v, cost, salt, last, body: f"$2{v}${cost:02d}${salt}{last}{body}",
     st.sampled_from("aby"),
-    st.integers(4, 31),
-    st.text(BCRYPT_ALPHABET, min_size=53, max_size=53),
+    st.integers(4, MAX_ROUNDS),
+    st.text(BCRYPT_ALPHABET, min_size=21, max_size=21),
+    st.sampled_from(".Oeu"),
+    st.text(BCRYPT_ALPHABET, min_size=31, max_size=31),
 )
 COMMENTS = st.lists(st.from_regex(r"#[^\n\r]*", fullmatch=True) | st.just(""), max_size=3)
 
@@ -76,7 +79,7 @@ def test_near_misses_parse_to_valid_users_or_a_users_file_error(parts: list[str]
     _valid_users_or_a_users_file_error("".join(parts))
 
 
-GOOD = "$2b$04$" + "a" * 53
+GOOD = "$2b$04$" + "a" * 21 + "." + "a" * 31
 
 
 @pytest.mark.parametrize(

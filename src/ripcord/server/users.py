@@ -28,8 +28,11 @@ import bcrypt
 from ripcord.errors import UsageError
 from ripcord.storage.rest_protocol import REPOSITORY_NAME
 
-HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+# a bcrypt hash: cost, then 22 characters of salt (the last holds 2 bits: bcrypt refuses
+# any other than these 4) and 31 of hash
+HASH = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{31}$")
 ROUNDS = 12  # bcrypt cost of the hashes `user add` writes
+MAX_ROUNDS = 20  # ~4 minutes a check; bcrypt's own limit, 31, is days
 _MAX_TOKEN = 72  # bcrypt reads no further; a longer token is refused, not truncated
 
 log = logging.getLogger("ripcord.serve")
@@ -54,8 +57,14 @@ def parse_users(text: str, source: str = "users file") -> dict[str, str]:
             raise UsersFileError(
                 f"{where}: invalid user name {name!r} (1 to 64 of a-z, 0-9, '-' and '_')"
             )
-        if not HASH.match(hashed):
+        cost = HASH.match(hashed)
+        if cost is None:
             raise UsersFileError(f"{where}: the hash of {name} is not a bcrypt hash")
+        if not 4 <= int(cost.group(1)) <= MAX_ROUNDS:
+            raise UsersFileError(
+                f"{where}: the hash of {name} has cost {cost.group(1)}; ripcord takes 04"
+                f" to {MAX_ROUNDS} (`serve user add` writes {ROUNDS})"
+            )
         if name in users:
             raise UsersFileError(f"{where}: {name} is listed twice")
         users[name] = hashed
@@ -136,14 +145,14 @@ class Users:
     a half-edited file must not keep a revoked token working.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, decoy_rounds: int = ROUNDS) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._seen: tuple[int, int, int] | None = None
         self._users: dict[str, str] = {}
         self._passed: dict[str, tuple[str, bytes]] = {}  # user -> (hash, sha256 of token)
         self._load(strict=True)
-        self._decoy = hash_token(new_token())  # unknown users cost a bcrypt check too
+        self._decoy = hash_token(new_token(), decoy_rounds)  # unknown users cost one too
 
     def __len__(self) -> int:
         return len(self._users)
@@ -185,7 +194,11 @@ class Users:
             return hmac.compare_digest(passed[1], digest)
         if len(raw) > _MAX_TOKEN:
             return False
-        ok = bcrypt.checkpw(raw, (hashed or self._decoy).encode()) and hashed is not None
+        try:
+            ok = bcrypt.checkpw(raw, (hashed or self._decoy).encode()) and hashed is not None
+        except ValueError as e:  # a hash HASH passed but bcrypt refuses: nobody gets in
+            log.error("users file %s: the hash of %s: %s", self.path, name, e)
+            return False
         if ok:
             with self._lock:
                 self._passed[name] = (hashed or "", digest)
