@@ -196,9 +196,8 @@ replies = st.builds(
 )
 
 
-@pytest.mark.parametrize("operation", sorted(OPERATIONS))
 @FUZZ
-@given(reply=replies)
+@given(operation=st.sampled_from(sorted(OPERATIONS)), reply=replies)
 def test_a_hostile_reply_is_a_value_or_a_clear_store_error(
     server: tuple[str, Script], store: RestStore, operation: str, reply: Reply
 ) -> None:

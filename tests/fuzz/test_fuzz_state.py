@@ -126,9 +126,8 @@ def state_files(draw: st.DrawFn) -> bytes:
     return out.replace('"DEEP"', DEEP).encode()
 
 
-@pytest.mark.parametrize("output", ["text", "json"])
 @FUZZ
-@given(data=state_files())
+@given(output=st.sampled_from(["text", "json"]), data=state_files())
 def test_a_hostile_state_file_is_ignored_or_used_never_a_traceback(
     workspace: Workspace, output: str, data: bytes
 ) -> None:

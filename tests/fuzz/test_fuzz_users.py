@@ -98,9 +98,8 @@ def test_a_server_checks_tokens_against_any_users_file_without_raising(
     users, new = server_users, server_users.path.with_name("new.txt")
     new.write_text(text)
     os.replace(new, users.path)  # edited while the server runs: read again on the next check
-    for name in ("backup", "laptop", "nobody"):
-        for token in (TOKEN, "wrong", "x" * 100):
-            assert users.verify(name, token) in (True, False)
+    for name, token in (("backup", TOKEN), ("laptop", "wrong"), ("nobody", "x" * 100)):
+        assert users.verify(name, token) in (True, False)
 
 
 def test_a_hash_bcrypt_would_refuse_is_refused_when_the_file_is_read() -> None:
