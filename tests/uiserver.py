@@ -22,7 +22,7 @@ from typing import IO
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 RIPCORD = str(Path(sys.executable).parent / "ripcord")  # the installed entry point
+PHONE = ViewportSize(width=390, height=844)  # a phone: every page must fit its width
 LINK = re.compile(r"open (http://\S+/login\?token=\S+)")
 
 
@@ -130,3 +131,9 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+
+
+def phone_fits(page: Page) -> None:
+    """The page needs no sideways scrolling on a phone (390 px)."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width}px wide on a 390px phone"

@@ -8,7 +8,7 @@ import httpx
 from playwright.sync_api import Browser
 
 from tests.conftest import Cli
-from tests.uiserver import Dashboard
+from tests.uiserver import PHONE, Dashboard, phone_fits
 
 
 def start(cli: Cli, tmp_path: Path, dashboards: list[Dashboard], *extra: str) -> Dashboard:
@@ -75,14 +75,13 @@ def test_browser_logs_in_with_the_link_and_the_token_leaves_the_address_bar(
 ) -> None:
     cli.ok("backup", str(src))
     d = start(cli, tmp_path, dashboard)
-    page = chromium.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page = chromium.new_page(viewport=PHONE)  # a phone
     try:
         page.goto(d.login_url)
         assert "token" not in page.url
         assert page.title().startswith("Overview")
         assert page.locator(".repo").count() == 1
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page is {width}px wide on a 390px phone"
+        phone_fits(page)
     finally:
         page.close()
 

@@ -21,14 +21,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page
+from playwright.sync_api import Browser, Dialog
 
 from ripcord.errors import EXIT_GUARD_ALARM
 from tests.conftest import Cli
 from tests.integration.test_guard import office
 from tests.plans import Workspace
 from tests.trees import TreeState, assert_same, file_digest, restored, tree_diff, tree_state
-from tests.uiserver import Dashboard
+from tests.uiserver import PHONE, Dashboard, phone_fits
 
 WEIRD = b"we\xffird ?#% \nname"  # not UTF-8, and every character a URL trips on
 HOSTILE = "<script>alert(1)"  # a name is text on a page, never markup
@@ -322,13 +322,8 @@ def test_restore_through_the_form(story: Story, tmp_path: Path, immutable: Path)
     assert_same(story.picture, tree_state(restored(full, story.gone)))
 
 
-def phone_fits(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{page.url} is {width}px wide on a 390px phone"
-
-
 def test_in_chromium_on_a_phone(story: Story, tmp_path: Path, chromium: Browser) -> None:
-    page = chromium.new_page(viewport={"width": 390, "height": 844}, accept_downloads=True)
+    page = chromium.new_page(viewport=PHONE, accept_downloads=True)
     dialogs: list[str] = []
 
     def dialog(d: Dialog) -> None:  # an alert() would mean a name ran as a script

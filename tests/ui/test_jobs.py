@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, expect
 from tests.conftest import Cli
 from tests.integration.test_guard import office
 from tests.plans import Workspace
-from tests.uiserver import Dashboard
+from tests.uiserver import PHONE, Dashboard, phone_fits
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_back_up_now_runs_the_plan_live_and_the_broken_rule_turns_green(
     ws.tables = f'[hooks]\non_start = "while [ ! -e {gate} ]; do sleep 0.05; done"\ntimeout = 600\n'
     ws.write()
     d = start(ws, dashboard)
-    context = chromium.new_context(viewport={"width": 390, "height": 844})  # a phone
+    context = chromium.new_context(viewport=PHONE)  # a phone
     page = context.new_page()
     try:
         page.goto(d.login_url)
@@ -78,7 +78,7 @@ def test_back_up_now_runs_the_plan_live_and_the_broken_rule_turns_green(
         expect(badge).to_have_text("BROKEN")
 
         page.goto(d.base + "/jobs")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        phone_fits(page)
         page.get_by_role("button", name="Back up now").click()
         page.wait_for_url("**/jobs/1")
         job = page.locator("#job")
@@ -99,7 +99,7 @@ def test_back_up_now_runs_the_plan_live_and_the_broken_rule_turns_green(
             step = result.locator(f'tr[data-repository="{name}"] .badge').first
             expect(step).to_have_text("ok")
         expect(page.locator("#job-status .badge")).to_have_text("ok")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        phone_fits(page)
 
         page.goto(d.base + "/")
         expect(badge).to_have_text("holds")

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page
 from ripcord.errors import EXIT_GUARD_ALARM, EXIT_RULE_BROKEN
 from tests.integration.test_guard import office
 from tests.plans import Workspace
-from tests.uiserver import Dashboard
+from tests.uiserver import PHONE, Dashboard, phone_fits
 
 HOSTILE = "<img src=x onerror=alert(1)>"  # a folder name (no slash) the guard's reason names
 
@@ -50,15 +50,10 @@ def start(ws: Workspace, tmp_path: Path, dashboards: list[Dashboard], *extra: st
 
 
 def phone(chromium: Browser, d: Dashboard) -> Page:
-    page = chromium.new_page(viewport={"width": 390, "height": 844})
+    page = chromium.new_page(viewport=PHONE)
     page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
     page.goto(d.login_url)
     return page
-
-
-def fits(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page is {width}px wide on a 390px phone"
 
 
 def test_an_alarm_on_top_is_answered_in_every_copy_with_one_click(
@@ -83,7 +78,7 @@ def test_an_alarm_on_top_is_answered_in_every_copy_with_one_click(
         assert "holds" in page.locator('[data-rule="3 copies"]').inner_text()
         usb = page.locator('[data-repository="usb"]').inner_text()
         assert "within the RPO" in usb and "never" in usb  # never checked nor drilled
-        fits(page)
+        phone_fits(page)
 
         alarm.get_by_label("Why?").fill("<b>we moved the plans</b> & archived them")
         alarm.get_by_role("button", name="This was intentional").click()
@@ -92,7 +87,7 @@ def test_an_alarm_on_top_is_answered_in_every_copy_with_one_click(
             assert "answered on" in answered.locator(f'[data-repository="{name}"]').inner_text()
         assert "<b>we moved the plans</b> & archived them" in answered.inner_text()
         assert page.locator("main b").count() == 0
-        fits(page)
+        phone_fits(page)
 
         page.get_by_role("link", name="Back to the overview").click()
         assert page.locator(".alarm").count() == 0
