@@ -7,9 +7,9 @@ from dataclasses import asdict
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from ripcord.cli.env import Env, human_bytes, json_option, pass_env, rows
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env
+from ripcord.cli.proofs import print_records
 from ripcord.errors import EXIT_DAMAGED, UsageError
 from ripcord.repository.checks import CheckRecord
 from ripcord.repository.packer import pack_name
@@ -137,27 +137,21 @@ def checks_cmd(env: Env) -> None:
         records = repo.checks()
 
     def human(out: Console) -> None:
-        c = rows(out)
-        t = Table(box=None)
-        for name in ("id", "time", "host", "result", "read", "snapshots", "packs read", "size"):
-            t.add_column(name, no_wrap=name in ("time", "result", "size"))
-        for r in records:
-            t.add_row(
-                r.id[:12],
-                r.time.astimezone().strftime("%Y-%m-%d %H:%M"),
-                escape(r.host),
-                "[green]pass[/]" if r.result == "pass" else f"[red]fail ({r.errors})[/]",
-                escape(r.read),
-                str(r.snapshots),
-                f"{r.packs_read}/{r.packs}",
-                human_bytes(r.bytes_read),
-            )
-        c.print(t)
+        print_records(
+            out,
+            "checks",
+            records,
+            lambda r: r.errors,
+            [
+                ("read", lambda r: escape(r.read)),
+                ("snapshots", lambda r: str(r.snapshots)),
+                ("packs read", lambda r: f"{r.packs_read}/{r.packs}"),
+                ("size", lambda r: human_bytes(r.bytes_read)),
+            ],
+        )
         for r in records:
             for line in r.problems if r.result == "fail" else ():
-                c.print(f"[red]{r.id[:12]}[/] {escape(line)}")
-        failed = sum(r.result == "fail" for r in records)
-        c.print(f"{len(records)} checks" + (f", {failed} failed" if failed else ""))
+                out.print(f"[red]{r.id[:12]}[/] {escape(line)}", soft_wrap=True)
 
     env.emit([check_record_doc(r) for r in records], human)
 

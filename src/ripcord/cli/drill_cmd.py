@@ -8,9 +8,9 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from ripcord.cli.env import Env, human_bytes, json_option, pass_env, rows
+from ripcord.cli.env import Env, human_bytes, json_option, pass_env
+from ripcord.cli.proofs import print_records
 from ripcord.errors import EXIT_DAMAGED
 from ripcord.repository.drills import DrillRecord
 from ripcord.sizes import parse_size
@@ -162,23 +162,17 @@ def drills_cmd(env: Env) -> None:
         records = repo.drills()
 
     def human(out: Console) -> None:
-        c = rows(out)
-        t = Table(box=None)
-        for name in ("id", "time", "host", "result", "files", "size", "source", "snapshots"):
-            t.add_column(name, no_wrap=name in ("time", "result", "size"))
-        for r in records:
-            t.add_row(
-                r.id[:12],
-                r.time.astimezone().strftime("%Y-%m-%d %H:%M"),
-                escape(r.host),
-                "[green]pass[/]" if r.result == "pass" else f"[red]fail ({len(r.failures)})[/]",
-                str(r.files),
-                human_bytes(r.bytes),
-                str(r.source_compared),
-                str(len(r.snapshots)),
-            )
-        c.print(t)
-        failed = sum(r.result == "fail" for r in records)
-        c.print(f"{len(records)} drills" + (f", {failed} failed" if failed else ""))
+        print_records(
+            out,
+            "drills",
+            records,
+            lambda r: len(r.failures),
+            [
+                ("files", lambda r: str(r.files)),
+                ("size", lambda r: human_bytes(r.bytes)),
+                ("source", lambda r: str(r.source_compared)),
+                ("snapshots", lambda r: str(len(r.snapshots))),
+            ],
+        )
 
     env.emit([record_doc(r) for r in records], human)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -13,6 +15,22 @@ from ripcord.errors import UsageError
 from ripcord.sizes import parse_size
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tls_options(f: F) -> F:
+    """--tls-cert, --tls-key and --allow-plain-http: how `serve` and `ui` speak HTTP."""
+    f = click.option(
+        "--allow-plain-http",
+        is_flag=True,
+        help="Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).",
+    )(f)
+    f = click.option(
+        "--tls-key", metavar="FILE", type=click.Path(path_type=Path), help="Its key (PEM)."
+    )(f)
+    return click.option(
+        "--tls-cert", metavar="FILE", type=click.Path(path_type=Path), help="TLS cert (PEM)."
+    )(f)
 
 
 @click.group("serve", invoke_without_command=True)
@@ -38,8 +56,7 @@ DEFAULT_LISTEN = "127.0.0.1:8000"
     help="Users file of NAME:BCRYPT-HASH lines (made with `ripcord serve user add`); read"
     " again whenever it changes.",
 )
-@click.option("--tls-cert", metavar="FILE", type=click.Path(path_type=Path), help="TLS cert (PEM).")
-@click.option("--tls-key", metavar="FILE", type=click.Path(path_type=Path), help="Its key (PEM).")
+@tls_options
 @click.option(
     "--append-only",
     is_flag=True,
@@ -52,11 +69,6 @@ DEFAULT_LISTEN = "127.0.0.1:8000"
     show_default=True,
     metavar="SIZE",
     help="Largest request body (object) accepted; larger ones get 413 while still arriving.",
-)
-@click.option(
-    "--allow-plain-http",
-    is_flag=True,
-    help="Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).",
 )
 @click.pass_context
 def serve(

@@ -12,6 +12,7 @@ from rich.markup import escape
 from ripcord.cli.env import Env, pass_env
 from ripcord.cli.passwords import get_password
 from ripcord.cli.plan_env import open_spec
+from ripcord.cli.serve_cmd import tls_options
 from ripcord.errors import UsageError
 from ripcord.plan.model import RepositorySpec
 from ripcord.repository import Repository
@@ -36,13 +37,7 @@ DEFAULT_LISTEN = "127.0.0.1:8700"
     help="Also let in whoever types the password in FILE (for a bookmark; the login link"
     " printed at start always works) [env RIPCORD_UI_PASSWORD holds it instead].",
 )
-@click.option("--tls-cert", metavar="FILE", type=click.Path(path_type=Path), help="TLS cert (PEM).")
-@click.option("--tls-key", metavar="FILE", type=click.Path(path_type=Path), help="Its key (PEM).")
-@click.option(
-    "--allow-plain-http",
-    is_flag=True,
-    help="Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).",
-)
+@tls_options
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
