@@ -70,7 +70,7 @@ def test_a_healthy_repository_passes_and_the_record_is_listed(
     assert set(listed) == RECORD_KEYS
     assert len(list((cli.repo / "drills").iterdir())) == 1
     table = cli.ok("drills").out
-    assert doc["id"][:12] in table and "pass" in table and "1 drills" in table
+    assert doc["id"][:12] in table and "pass" in table and "1 drill\n" in table
 
 
 def test_the_same_seed_picks_the_same_files(cli: Cli, tmp_path: Path) -> None:
