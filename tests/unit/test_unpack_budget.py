@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ripcord.archive.node import decode_tree_data
 from ripcord.errors import CorruptObject
 from ripcord.repository.unpack import FACTOR, FREE, decoded_cost, unpack
 
@@ -169,3 +170,17 @@ def test_the_scan_costs_at_least_what_decoding_allocates(doc: bytes) -> None:
         return msgpack.unpackb(doc, strict_map_key=False, unicode_errors="surrogateescape")
 
     assert peak(decode) <= cost + SLACK
+
+
+def test_a_tree_decoded_node_by_node_is_held_to_the_same_budget() -> None:
+    """Restore, ls and find decode a tree a node at a time (decode_tree_data), not with
+    unpack: a key beside the nodes, of empty arrays, would be decoded whole otherwise."""
+    junk = [[] for _ in range(SIZE)]
+    data = bytes(msgpack.packb({"v": 1, "nodes": [], "junk": junk}))
+
+    def run() -> object:
+        with pytest.raises(CorruptObject, match="too many small values"):
+            decode_tree_data(data, "tree 00")
+        return None
+
+    assert peak(run) <= FACTOR * len(data)

@@ -18,6 +18,7 @@ from typing import Any
 import msgpack
 
 from ripcord.errors import CorruptObject, UnsafePath
+from ripcord.repository.unpack import check_budget
 from ripcord.repository.wire import as_bytes, as_id, as_int
 
 TREE_VERSION = 1
@@ -214,6 +215,7 @@ def decode_tree_data(
     maps (~1 KiB an entry, against ~0.4 KiB a node) is never held whole beside the
     nodes built from it. A key twice is malformed: unpackb would keep the last, this
     the first, and every reader must see the same nodes."""
+    check_budget(data, what)  # a key beside the nodes is decoded whole
     u = msgpack.Unpacker(  # read from a stream: fed whole, it would copy the blob
         io.BytesIO(data), raw=False, strict_map_key=False, max_buffer_size=max(1, len(data))
     )

@@ -117,14 +117,20 @@ def decoded_cost(data: bytes, what: str) -> int:
     return total
 
 
-def unpack(data: bytes, what: str, **options: Any) -> Any:
-    """Decode one msgpack document (msgpack.unpackb's `options`), refusing one that
-    would cost more than FACTOR times its size decoded; CorruptObject names `what`."""
+def check_budget(data: bytes, what: str) -> None:
+    """CorruptObject if decoding `data` would cost more than FACTOR times its size: for
+    a decoder of its own (trees are decoded a node at a time), before it starts."""
     if len(data) > FREE and decoded_cost(data, what) > FACTOR * len(data):
         raise CorruptObject(
             f"{what}: malformed (would take over {FACTOR} times its {len(data)} bytes"
             " in memory: too many small values)"
         )
+
+
+def unpack(data: bytes, what: str, **options: Any) -> Any:
+    """Decode one msgpack document (msgpack.unpackb's `options`), refusing one that
+    would cost more than FACTOR times its size decoded; CorruptObject names `what`."""
+    check_budget(data, what)
     try:
         return msgpack.unpackb(data, ext_hook=_no_extensions, **options)
     except (ValueError, TypeError) as e:  # TypeError: an unhashable key (a list)
