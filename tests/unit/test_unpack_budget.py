@@ -175,7 +175,7 @@ def test_the_scan_costs_at_least_what_decoding_allocates(doc: bytes) -> None:
 def test_a_tree_decoded_node_by_node_is_held_to_the_same_budget() -> None:
     """Restore, ls and find decode a tree a node at a time (decode_tree_data), not with
     unpack: a key beside the nodes, of empty arrays, would be decoded whole otherwise."""
-    junk = [[] for _ in range(SIZE)]
+    junk: list[list[object]] = [[] for _ in range(SIZE)]
     data = bytes(msgpack.packb({"v": 1, "nodes": [], "junk": junk}))
 
     def run() -> object:
