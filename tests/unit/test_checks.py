@@ -104,6 +104,8 @@ def test_sealed_junk_is_corrupt_or_well_formed(data: st.DataObject) -> None:
     [
         {"v": 2},
         {"time": "2026-11-26T12:00:00"},  # no time zone
+        {"time": "0001-01-01T00:00:00+00:00"},  # showing it in local time overflows
+        {"time": "9999-12-31T23:59:59+00:00"},
         {"read": "some"},
         {"read": "subset:"},
         {"result": "pass"},  # with an error counted

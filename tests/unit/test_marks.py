@@ -119,6 +119,8 @@ def _doc(**changes: Any) -> dict[str, Any]:
         {"snapshots": [A, "AA" * 32]},  # not lowercase hex
         {"snapshots": [A[:-1]]},
         {"time": "2026-11-26T12:00:00"},  # no time zone
+        {"time": "0001-01-01T00:00:00+14:00"},  # showing it in local time overflows
+        {"time": "9999-12-31T23:59:59-12:00"},
         {"v": 2},
         {"host": None},  # not text: never shown as "None"
         {"user": 7},

@@ -28,6 +28,7 @@ from ripcord.errors import CorruptObject, LockedError, RipcordError
 from ripcord.repository.bounds import read_bounded
 from ripcord.repository.crypto import open_sealed, seal
 from ripcord.repository.unpack import unpack
+from ripcord.repository.wire import as_time
 from ripcord.storage import ObjectNotFound, Store
 
 LOCK_AAD = b"ripcord v1 lock"
@@ -189,9 +190,9 @@ class Lock:
             try:
                 raw = read_bounded(self.store, info.name, MAX_LOCK, info.size)
                 d = unpack(open_sealed(self.key, raw, LOCK_AAD, info.name), info.name)
-                pid, when = int(d["pid"]), datetime.fromisoformat(d["time"])
-                if when.tzinfo is None or not 0 < pid < 2**31:  # is_stale could not judge it
-                    raise ValueError("lock time without a zone, or pid out of range")
+                pid, when = int(d["pid"]), as_time(d["time"])
+                if not 0 < pid < 2**31:  # is_stale could not judge it
+                    raise ValueError("pid out of range")
                 out.append(
                     LockInfo(
                         info.name,

@@ -17,7 +17,7 @@ import msgpack
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import is_content_id, open_msgpack, seal
-from ripcord.repository.wire import as_str
+from ripcord.repository.wire import as_str, as_time
 
 MARK_AAD = b"ripcord v1 mark"
 MARK_VERSION = 1
@@ -66,9 +66,7 @@ def decode_mark(key: bytes, data: bytes, mark_id: str) -> Mark:
             raise ValueError("unknown kind or no snapshot list")
         if not snaps or not all(is_content_id(s) for s in snaps):
             raise ValueError("bad snapshot id")
-        time = datetime.fromisoformat(d["time"])
-        if time.tzinfo is None:
-            raise ValueError("mark time has no time zone")
+        time = as_time(d["time"])
         return Mark(
             str(d["kind"]),
             tuple(str(s) for s in snaps),

@@ -19,6 +19,7 @@ import msgpack
 
 from ripcord.errors import CorruptObject
 from ripcord.repository.crypto import is_content_id, open_msgpack, seal
+from ripcord.repository.wire import as_time
 from ripcord.storage import InvalidName, validate_name
 
 PENDING_AAD = b"ripcord v1 pending"
@@ -100,9 +101,7 @@ def decode_pending(key: bytes, data: bytes, object_id: str) -> Plan | Barrier:
     try:
         if d["v"] != PENDING_VERSION:
             raise ValueError(f"version {d['v']!r}")
-        time = datetime.fromisoformat(d["time"])
-        if time.tzinfo is None:
-            raise ValueError("time has no time zone")
+        time = as_time(d["time"])
         if d["kind"] == "barrier":
             holders = [str(h) for h in d["holders"]]
             return Barrier(_ids([d["plan"]])[0], time, holders, object_id)

@@ -12,7 +12,7 @@ import math
 from datetime import datetime
 from typing import Any, Protocol
 
-from ripcord.repository.wire import as_str
+from ripcord.repository.wire import as_str, as_time
 
 
 class Dated(Protocol):
@@ -48,9 +48,7 @@ def read_common(d: dict[str, Any]) -> dict[str, Any]:
 
     Raises KeyError, TypeError or ValueError, which the caller turns into
     CorruptObject naming the record."""
-    time = datetime.fromisoformat(as_str(d["time"]))
-    if time.tzinfo is None:
-        raise ValueError("time has no time zone")
+    time = as_time(d["time"])
     duration = d["duration"]
     if isinstance(duration, bool) or not isinstance(duration, int | float):
         raise ValueError("duration is not a number")

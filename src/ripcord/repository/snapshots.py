@@ -16,6 +16,7 @@ import msgpack
 
 from ripcord.errors import CorruptObject, MissingObject, UsageError
 from ripcord.repository.crypto import is_content_id, open_msgpack, seal
+from ripcord.repository.wire import as_time
 
 SNAPSHOT_AAD = b"ripcord v1 snapshot"
 SNAPSHOT_VERSION = 1
@@ -60,9 +61,7 @@ def decode_snapshot(key: bytes, data: bytes, snap_id: str) -> Snapshot:
     try:
         if d["version"] != SNAPSHOT_VERSION:
             raise ValueError(f"snapshot version {d['version']}")
-        time = datetime.fromisoformat(d["time"])
-        if time.tzinfo is None:
-            raise ValueError("snapshot time has no time zone")
+        time = as_time(d["time"])
         return Snapshot(
             time=time,
             host=str(d["host"]),

@@ -7,7 +7,12 @@ decoder turns into CorruptObject naming the object.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+# A record's time outside these years is a forgery or a broken clock; near year 1 or
+# 9999 merely showing it in local time overflows.
+YEARS = range(1900, 9001)
 
 
 def as_int(v: Any) -> int:
@@ -45,3 +50,13 @@ def as_id(v: Any) -> bytes:
     if not isinstance(v, bytes) or len(v) != 32:
         raise ValueError("bad blob id")
     return v
+
+
+def as_time(v: Any) -> datetime:
+    """An ISO 8601 time with its zone, in a year ripcord can show (YEARS)."""
+    t = datetime.fromisoformat(as_str(v))
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError("time has no time zone")
+    if t.year not in YEARS:
+        raise ValueError(f"time {v!r} is outside the years {YEARS.start}-{YEARS.stop - 1}")
+    return t
