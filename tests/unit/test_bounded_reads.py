@@ -10,6 +10,7 @@ ranged read is then the bound).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -129,3 +130,23 @@ def test_an_object_at_its_limit_is_read_whole() -> None:
     finally:
         repo.close()
     assert store.read[f"locks/{ID}"] == MAX_LOCK
+
+
+def test_check_reading_a_pack_over_the_pack_limit_reads_one_byte_past_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """check --read-data reads packs whole: a pack the store makes huge is an error of
+    the check, not gigabytes held (the limit is made small here, the pack stays real)."""
+    from ripcord.repository.pack import DATA
+    from ripcord.verify import check as check_module
+
+    counting = Counting(MemoryStore())
+    repo = Repository.init(counting, PASSWORD.encode(), FAST_KDF)
+    repo.add_blob(DATA, os.urandom(50_000))
+    repo.flush()
+    monkeypatch.setattr(check_module, "MAX_PACK_BYTES", 100)
+    report, verified = check_module.check(repo, check_module.CheckOptions(read_packs=list))
+    packs = [n for n in counting.read if n.startswith("data/")]
+    assert verified == [] and packs
+    assert all("too large (over 100 bytes)" in e.message for e in report.errors), report.errors
+    assert all(counting.biggest[n] < 50_000 for n in packs)  # its trailer, never all of it

@@ -12,7 +12,6 @@ import click
 from ripcord.archive.node import decode_tree
 from ripcord.cli.env import Env, pass_env
 from ripcord.repository import resolve
-from ripcord.repository.index import decode_index_file
 from ripcord.repository.pack import frames_to_wire
 
 ID_FIELDS = frozenset({"content", "subtree", "hash", "frames"})  # their bytes are ids or hashes
@@ -61,6 +60,6 @@ def cat(env: Env, kind: str, object_id: str | None) -> None:
             names = [i.name for i in repo.store.list("index") if i.name[6:].startswith(object_id)]
             if len(names) != 1:
                 raise click.UsageError(f"{object_id} matches {len(names)} index files")
-            packs = decode_index_file(repo.key, repo.store.get(names[0]), names[0])
+            packs = repo.read_index_file(names[0])  # size-bounded, as every reader does
             doc = {"packs": [{"id": p, "frames": frames_to_wire(f)} for p, f in packs]}
     sys.stdout.write(json.dumps(jsonable(doc), indent=2) + "\n")

@@ -33,6 +33,9 @@ DATA = 0
 TREE = 1
 MAX_FRAME = 64 << 20  # bound on any frame read back, stored or plain
 MAX_TRAILER = 64 << 20
+# packs are ~8 MiB of frames (each at most MAX_FRAME) and a trailer: a pack read whole
+# (check --read-data, parity healing) larger than this is refused, not held in memory
+MAX_PACK_BYTES = MAX_FRAME * 2 + MAX_TRAILER
 BLOB_ID_SIZE = 32
 
 

@@ -32,8 +32,9 @@ from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.trees import MAX_DEPTH, load_nodes
 from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot
+from ripcord.repository.bounds import read_bounded
 from ripcord.repository.crypto import content_id
-from ripcord.repository.pack import Frame, open_frame, read_trailer
+from ripcord.repository.pack import MAX_PACK_BYTES, Frame, open_frame, read_trailer
 from ripcord.repository.packer import pack_name
 from ripcord.repository.snapshots import unexplained_gaps
 from ripcord.storage.base import Retaining, Revision, Versioned
@@ -315,7 +316,7 @@ class _Checker:
         """(pack, [(cause key, message, blob ids it spoils)]): a whole pack read back."""
         repo, name = self.repo, pack_name(pack)
         try:
-            data = repo.store.get(name)
+            data = read_bounded(repo.store, name, MAX_PACK_BYTES, self.sizes.get(pack))
         except RipcordError as e:
             return pack, [(name, f"{name}: cannot be read ({e})", [])]
         damage: list[tuple[str, str, list[bytes]]] = []

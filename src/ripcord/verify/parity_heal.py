@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, replace
 from ripcord.archive.progress import Progress
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, StoreError
 from ripcord.repository import Repository
+from ripcord.repository.bounds import read_bounded, too_large
 from ripcord.repository.index import PackFrames
-from ripcord.repository.pack import open_frame, read_trailer
+from ripcord.repository.pack import MAX_PACK_BYTES, open_frame, read_trailer
 from ripcord.repository.packer import pack_name
 from ripcord.repository.parity import parity_name, read_header, recover
 from ripcord.storage import ObjectNotFound
@@ -145,11 +146,13 @@ def _salvage(repo: Repository, name: str, piece: int) -> bytes:
     gives EIO), what can be read piece by piece, with zeros for the rest: the shares
     those fall in fail their hashes, and parity makes up for them."""
     try:
-        return repo.store.get(name)
+        return read_bounded(repo.store, name, MAX_PACK_BYTES)
     except ObjectNotFound:
         raise
     except StoreError:
         size = repo.store.stat(name).size
+        if size > MAX_PACK_BYTES:
+            raise too_large(name, MAX_PACK_BYTES) from None
     out = bytearray(size)
     for offset in range(0, size, piece):
         with suppress(StoreError):
