@@ -281,14 +281,15 @@ class Repository:
         what pending prunes condemned (readable still, never deduplicated against)."""
         plans = self.plans()
         doomed = {f"index/{i}" for p in plans for i in p.indexes}
-        names = {i.name for i in self.store.list("index")}
+        sizes = {i.name: i.size for i in self.store.list("index")}
+        names = set(sizes)
         known = self.index.known_files()
         # rebuild (in one transaction) when a file went away or changed standing
         fresh = bool(set(known) - names) or any(known[n] != (n in doomed) for n in known)
         files: list[tuple[str | None, list[PackFrames]]] = []
         for name in sorted(names if fresh else names - set(known)):
             try:
-                files.append((name, self.read_index_file(name)))
+                files.append((name, self.read_index_file(name, sizes[name])))
             except (CorruptObject, MissingObject) as e:
                 self.left_out.append(str(e))  # only the blobs it lists go missing
             if not fresh and len(files) >= 16:  # bounded memory when catching up
@@ -402,8 +403,9 @@ class Repository:
             names.append(self.write_index_file(chunk))
         return names
 
-    def read_index_file(self, name: str) -> list[PackFrames]:
-        return decode_index_file(self.key, self._read(name, MAX_INDEX), name)
+    def read_index_file(self, name: str, size: int | None = None) -> list[PackFrames]:
+        """An index file's packs and frames (`size`: as a listing gave it)."""
+        return decode_index_file(self.key, self._read(name, MAX_INDEX, size), name)
 
     def read_pack_frames(self, pack_id: str, size: int | None = None) -> list[Frame]:
         """A pack's frame list from its own trailer, in two ranged reads (its size is

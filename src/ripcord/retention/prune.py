@@ -493,7 +493,7 @@ def _indexed_since(repo: Repository, plan: Plan, condemned: set[str]) -> set[str
     for info in repo.store.list("index"):
         if info.name in old or info.name in repo.written_index:
             continue
-        for pack, _ in repo.read_index_file(info.name):
+        for pack, _ in repo.read_index_file(info.name, info.size):
             if pack in condemned:
                 out.add(pack)
     return out

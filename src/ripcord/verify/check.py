@@ -200,12 +200,13 @@ class _Checker:
         """
         indexed: dict[str, list[Frame]] = {}
         condemned: dict[str, list[Frame]] = {}
-        names = sorted(i.name for i in self.repo.store.list("index"))
+        sizes = {i.name: i.size for i in self.repo.store.list("index")}
+        names = sorted(sizes)
         self.report.index_files = len(names)
         for name in names:
             doomed = name.split("/", 1)[1] in self.doomed_indexes
             try:
-                listed = self.repo.read_index_file(name)
+                listed = self.repo.read_index_file(name, sizes[name])
             except (CorruptObject, MissingObject) as e:
                 if not doomed:
                     self.problem(name, "damaged-index", f"{e} (run `ripcord repair index`)")

@@ -170,7 +170,7 @@ def _condemn(repo: Repository, packs: set[str]) -> str:
         if info.name in repo.written_index:
             continue
         try:
-            listed = repo.read_index_file(info.name)
+            listed = repo.read_index_file(info.name, info.size)
         except (CorruptObject, MissingObject):
             continue  # check reports it; prune replaces it
         if not any(p in packs for p, _ in listed):
