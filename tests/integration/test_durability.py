@@ -24,8 +24,9 @@ import pytest
 from ripcord.archive.backup import Backup, BackupOptions
 from ripcord.repository import Repository
 from ripcord.storage import LocalStore
+from ripcord.storage.sftp import SftpStore
 from tests.conftest import FAST_KDF, PASSWORD
-from tests.sshserver import SshServer, sftp_store, sshd_fixture  # noqa: F401 (the fixture)
+from tests.sshserver import Sshd, SshServer, sftp_store, sshd_fixture  # noqa: F401 (the fixture)
 
 
 @dataclass(frozen=True)
@@ -148,20 +149,28 @@ def test_a_local_backup_makes_each_object_durable_before_the_snapshot_that_needs
             )
 
 
+Request = tuple[int, int, tuple[Any, ...]]  # (session, SFTP request type, its arguments)
+
+
+def sftp_requests(monkeypatch: pytest.MonkeyPatch) -> list[Request]:
+    """The requests paramiko sends and waits for from now on, as each is sent."""
+    requests: list[Request] = []
+    real = paramiko.SFTPClient._request  # type: ignore[attr-defined]
+
+    def traced(client: paramiko.SFTPClient, t: int, *args: Any) -> Any:
+        requests.append((id(client), t, tuple(_text(a) for a in args)))
+        return real(client, t, *args)
+
+    monkeypatch.setattr(paramiko.SFTPClient, "_request", traced)
+    return requests
+
+
 def test_an_sftp_put_has_the_server_fsync_the_file_before_renaming_it(
     sshd: SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """OpenSSH's sftp-server offers fsync@openssh.com (a file handle's fsync). No SFTP
     request syncs a folder, so the rename's own durability is the server file system's."""
-    requests: list[tuple[int, int, tuple[Any, ...]]] = []  # (session, request type, args)
-    real = paramiko.SFTPClient._request  # type: ignore[attr-defined]
-
-    def traced(client: paramiko.SFTPClient, t: int, *args: Any) -> Any:
-        reply = real(client, t, *args)
-        requests.append((id(client), t, tuple(_text(a) for a in args)))
-        return reply
-
-    monkeypatch.setattr(paramiko.SFTPClient, "_request", traced)
+    requests = sftp_requests(monkeypatch)
     store = sftp_store(tmp_path)
     try:
         names = [f"data/{i:02x}/{os.urandom(32).hex()}" for i in range(6)]
@@ -189,3 +198,38 @@ def test_an_sftp_put_has_the_server_fsync_the_file_before_renaming_it(
             and a[0] == "fsync@openssh.com"
         ]  # fmt: skip
         assert synced, f"{name}: renamed into place without the server fsyncing it"
+
+
+def test_a_server_that_refuses_fsync_still_takes_writes_and_is_asked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An administrator may deny the request (`sftp-server -P fsync`): the write stands
+    as durable as the server keeps it, rather than no backup over SFTP at all."""
+    sshd = Sshd(tmp_path / "sshd")
+    config = sshd.config.read_text()
+    assert "Subsystem sftp internal-sftp\n" in config
+    sshd.config.write_text(config.replace("internal-sftp\n", "internal-sftp -P fsync\n"))
+    server = sshd.start()
+    requests = sftp_requests(monkeypatch)
+    try:
+        store = SftpStore(
+            server.host,
+            server.port,
+            server.user,
+            str(tmp_path / "store"),
+            key_filename=str(server.client_key),
+            known_hosts=str(server.known_hosts()),
+        )
+        try:
+            objects = {f"data/00/{os.urandom(32).hex()}": os.urandom(1000) for _ in range(3)}
+            for name, data in objects.items():
+                store.put(name, data)
+            assert all(store.get(name) == data for name, data in objects.items())
+        finally:
+            store.close()
+    finally:
+        sshd.stop()
+    asked = [
+        a for _, t, a in requests if t == paramiko.sftp.CMD_EXTENDED and a[0] == "fsync@openssh.com"
+    ]
+    assert len(asked) == 1  # refused once: not asked again

@@ -9,8 +9,8 @@ which OpenSSH's server performs as link+unlink and so refuses when the target
 exists: nothing is ever overwritten (posix-rename would overwrite). Before the
 rename the server is asked to fsync the file (OpenSSH's fsync@openssh.com; paramiko
 has no call for it, so the extended request is sent by hand); a server without the
-extension is remembered and not asked again. No SFTP request syncs a folder: the
-rename's own durability is the server file system's (docs/GUARANTEES.md).
+extension, or refusing it, is remembered and not asked again. No SFTP request syncs
+a folder: the rename's own durability is the server file system's (docs/GUARANTEES.md).
 
 Measured against OpenSSH on loopback (bench/RESULTS.md): reads are asked for in
 32 KiB requests, all sent at once, rather than as one range (paramiko then glues
@@ -379,11 +379,12 @@ def _is_file(sftp: paramiko.SFTPClient, path: str) -> bool:
 
 def _server_fsync(sftp: paramiko.SFTPClient, f: paramiko.SFTPFile) -> bool:
     """Have the server fsync an open file (after the writes before it: a server answers
-    requests in order); False if it does not know the extension."""
+    requests in order); False if it does not know the extension or refuses it (OpenSSH's
+    `sftp-server -P fsync`): the write stands, as durable as the server keeps it."""
     try:
         sftp._request(paramiko.sftp.CMD_EXTENDED, "fsync@openssh.com", f.handle)  # type: ignore[attr-defined]
     except OSError as e:
-        if e.errno is None and "unsupported" in str(e).lower():  # SSH_FX_OP_UNSUPPORTED
+        if e.errno == errno.EACCES or "unsupported" in str(e).lower():  # SSH_FX_OP_UNSUPPORTED
             return False
         raise
     return True
