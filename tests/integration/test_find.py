@@ -138,13 +138,13 @@ def test_a_tree_shared_by_snapshots_is_loaded_once(
         shared = {node_at(repo, s, tree / "docs").subtree for s in snaps}
         assert len(shared) == 1
         loads: Counter[bytes] = Counter()
-        real = repo.load_tree
+        real = repo.read_blob  # trees are read as blobs and decoded node by node
 
         def counting(tree_id: bytes) -> Any:
             loads[tree_id] += 1
             return real(tree_id)
 
-        monkeypatch.setattr(repo, "load_tree", counting)
+        monkeypatch.setattr(repo, "read_blob", counting)
         finder = Finder(repo, Criteria.parse(("*.txt", "docs/*.csv"), None, None))
         results = [finder.search(repo.load_snapshot(s)) for s in snaps]
     assert loads[shared.pop() or b""] == 1
