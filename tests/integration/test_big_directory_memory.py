@@ -8,10 +8,14 @@ import os
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from ripcord.archive.backup import Backup, BackupOptions
+from ripcord.errors import EXIT_PARTIAL
 from ripcord.repository import Repository
+from ripcord.repository import repository as repository_module
 from ripcord.storage import LocalStore
-from tests.conftest import FAST_KDF, PASSWORD
+from tests.conftest import FAST_KDF, PASSWORD, Cli
 
 ENTRIES = 20_000
 # traced peak of the whole backup, per entry: 1642 bytes with every entry (its name,
@@ -37,3 +41,28 @@ def test_a_big_directory_is_backed_up_without_holding_its_listing_to_the_end(
             tracemalloc.stop()
     assert report.files_new == ENTRIES and not report.errors
     assert peak / ENTRIES < LIMIT
+
+
+def test_a_folder_too_big_for_one_tree_is_named_and_every_snapshot_still_restores(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose tree would be over the frame bound (at ~350,000 entries for the
+    real 64 MiB; made 4 KiB here) is kept empty and named as an error, exit 3; before,
+    the snapshot was saved and could not be restored (or the guard failed reading it)."""
+    src = tmp_path / "src"
+    (src / "huge").mkdir(parents=True)
+    for i in range(200):
+        (src / "huge" / f"message-{i:05}.eml").write_text("x")
+    (src / "small.txt").write_text("kept\n")
+    monkeypatch.setattr(repository_module, "MAX_FRAME", 4096)
+    r = cli("backup", str(src), "--json")
+    assert r.code == EXIT_PARTIAL, r.err
+    (error,) = r.json["error_list"]
+    assert error["path"] == str(src / "huge") and "200 entries" in error["error"]
+    assert "over the 4096" in error["error"]
+    monkeypatch.undo()
+    cli.ok("restore", "latest", "--target", str(tmp_path / "back"), "--verify")
+    back = tmp_path / "back" / src.relative_to("/")
+    assert (back / "small.txt").read_text() == "kept\n"
+    assert (back / "huge").is_dir() and list((back / "huge").iterdir()) == []
+    cli.ok("check", "--read-data")

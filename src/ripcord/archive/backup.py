@@ -36,6 +36,7 @@ from ripcord.archive.signals import Sampler, signal_of
 from ripcord.archive.trees import MAX_DEPTH, depth
 from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot, chain_heads
+from ripcord.repository.repository import TreeTooLarge
 
 READ_ATTEMPTS = 2  # a file that changes while read is read once more
 SCAN_WORKERS = 8
@@ -150,6 +151,7 @@ class _Open:
     outer_dev: int  # the source's device above it, set back when it is done
     items: Iterator[Wire | _Descend]
     wires: list[Wire] = field(default_factory=list)
+    path: bytes = b""
 
 
 def _unchanged(prev: Wire | None, st: os.stat_result) -> bool:
@@ -427,7 +429,7 @@ class Backup:
                 self._scan.discard(x.path)  # read ahead, never entered
             entries = []
         items = self._children(entries, prev_children)
-        return _Open(node, prev_sub, prev_list, outer_dev, items)
+        return _Open(node, prev_sub, prev_list, outer_dev, items, path=e.path)
 
     def _close(self, d: _Open) -> Wire:
         """Every entry is in: save the directory's tree, unless it is the parent's."""
@@ -435,8 +437,12 @@ class Backup:
         node = d.node
         if d.wires == d.prev_list and d.prev_list:
             node.subtree = d.prev_sub  # nothing below changed: the same tree blob
-        else:
+            return node.to_wire()
+        try:
             node.subtree = self.repo.save_tree(tree_doc(d.wires))
+        except TreeTooLarge as e:  # kept as an empty folder: every snapshot must restore
+            self._error(d.path, RipcordError(f"{len(d.wires)} entries: {e}"))
+            node.subtree = self.repo.save_tree(tree_doc([]))
         return node.to_wire()
 
     def _selected(self, path: bytes, entries: list[Entry]) -> list[Entry]:

@@ -51,6 +51,7 @@ from ripcord.repository.locks import Clock, Lock, utcnow
 from ripcord.repository.marks import MAX_MARK, Mark, Standing, decode_mark, encode_mark, fold
 from ripcord.repository.pack import (
     DATA,
+    MAX_FRAME,
     TREE,
     Frame,
     open_frame,
@@ -82,6 +83,10 @@ T = TypeVar("T")
 INDEX_EVERY = 64  # packs between index files, bounding unindexed state
 INDEX_MAX_BLOBS = 100_000  # blobs per index file, bounding what one decode holds in memory
 FRAME_CACHE_BYTES = 16 << 20  # per blob type
+
+
+class TreeTooLarge(RipcordError):
+    """a folder with more entries than one tree can hold"""
 
 
 class Repository:
@@ -584,7 +589,16 @@ class Repository:
     # -- trees ---------------------------------------------------------------------------
 
     def save_tree(self, doc: object) -> bytes:
-        blob_id, _ = self.add_blob(TREE, bytes(msgpack.packb(doc)))
+        """Store a tree; TreeTooLarge when it is over MAX_FRAME encoded, which no reader
+        would read back (a folder of ~350,000 entries and more)."""
+        data = bytes(msgpack.packb(doc))
+        if len(data) > MAX_FRAME:
+            raise TreeTooLarge(
+                f"its tree would take {len(data)} bytes, over the {MAX_FRAME} a tree may;"
+                " left out (its files are not in this snapshot: split the folder, or"
+                " back it up in parts with --exclude)"
+            )
+        blob_id, _ = self.add_blob(TREE, data)
         return blob_id
 
     def load_tree(self, tree_id: bytes) -> object:
