@@ -158,6 +158,15 @@ def hostile_snapshot(repo: Repository, nodes: list[dict[str, Any]]) -> str:
     return repo.save_snapshot(snap)
 
 
+def nested_snapshot(cli: Cli, levels: int) -> str:
+    """A snapshot holding one file `levels` folders deep (d/d/.../bottom)."""
+    with api_repo(cli) as repo:
+        node = raw_file(repo, b"bottom", b"at the bottom\n")
+        for _ in range(levels):
+            node = raw_dir(repo, b"d", [node])
+        return hostile_snapshot(repo, [node])
+
+
 def listing(root: Path) -> dict[str, tuple[int, bytes]]:
     """(mode, content or link target) of `root` and everything below, to prove it untouched."""
     out = {}

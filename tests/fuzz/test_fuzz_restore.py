@@ -24,6 +24,7 @@ from tests.faults import (
     assert_clean_failure,
     hostile_snapshot,
     listing,
+    nested_snapshot,
     raw_dir,
     raw_file,
     raw_node,
@@ -49,19 +50,11 @@ def deep_target(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["rm", "-rf", str(tmp_path / "t")], check=True)
 
 
-def deep_snapshot(cli: Cli, depth: int) -> str:
-    with api_repo(cli) as repo:
-        node = raw_file(repo, b"bottom", b"at the bottom\n")
-        for _ in range(depth):
-            node = raw_dir(repo, b"d", [node])
-        return hostile_snapshot(repo, [node])
-
-
 def test_a_snapshot_nested_past_the_limit_is_refused_cleanly(
     cli: Cli, deep_target: Path, outside: Path
 ) -> None:
     before = listing(outside)
-    snap = deep_snapshot(cli, 2000)
+    snap = nested_snapshot(cli, 2000)
     r = cli("restore", snap, "--target", str(deep_target), "--json")
     assert r.code == 3 and TRACEBACK not in r.err
     assert f"deeper than {MAX_DEPTH} levels" in r.out
@@ -71,7 +64,7 @@ def test_a_snapshot_nested_past_the_limit_is_refused_cleanly(
 
 
 def test_a_snapshot_nested_within_the_limit_restores(cli: Cli, deep_target: Path) -> None:
-    snap = deep_snapshot(cli, MAX_DEPTH - 1)
+    snap = nested_snapshot(cli, MAX_DEPTH - 1)
     cli.ok("restore", snap, "--target", str(deep_target))
     bottom = deep_target / Path(*["d"] * (MAX_DEPTH - 1)) / "bottom"
     assert bottom.read_text() == "at the bottom\n"

@@ -24,11 +24,8 @@ from ripcord.errors import EXIT_DAMAGED, EXIT_PARTIAL
 from tests.conftest import Cli
 from tests.faults import (
     TRACEBACK,
-    api_repo,
     assert_clean_failure,
-    hostile_snapshot,
-    raw_dir,
-    raw_file,
+    nested_snapshot,
     run_binary,
     small_tmpfs,
 )
@@ -154,19 +151,11 @@ def test_a_source_given_deeper_than_the_limit_is_refused_by_name(cli: Cli, fs: P
     assert_clean_failure(r, str(deepest), TOO_DEEP)
 
 
-def crafted(cli: Cli, levels: int) -> str:
-    with api_repo(cli) as repo:
-        node = raw_file(repo, b"bottom", b"at the bottom\n")
-        for _ in range(levels):
-            node = raw_dir(repo, b"d", [node])
-        return hostile_snapshot(repo, [node])
-
-
 def test_a_crafted_snapshot_past_the_limit_is_refused_by_every_path_walk(
     cli: Cli, fs: Path, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    shallow = crafted(cli, 3)
-    deep = crafted(cli, MAX_DEPTH + 1)
+    shallow = nested_snapshot(cli, 3)
+    deep = nested_snapshot(cli, MAX_DEPTH + 1)
     deepest = "/" + "/".join(["d"] * (MAX_DEPTH + 1)) + "/bottom"
     for args in (
         ("ls", deep),
