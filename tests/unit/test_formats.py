@@ -536,6 +536,19 @@ def test_config_mac_refuses_another_key(config: Config, id_key: bytes, other: by
         check_mac(back, mac, other)
 
 
+@given(configs(), keys, st.text())
+@example(Config("0" * 32, ChunkerParams(1 << 18, 1 << 20, 1 << 22), 3), bytes(32), "é" * 64)
+@example(Config("0" * 32, ChunkerParams(1 << 18, 1 << 20, 1 << 22), 3), bytes(32), "\ud800")
+def test_any_claimed_mac_is_checked_never_a_crash(config: Config, id_key: bytes, mac: str) -> None:
+    """A hostile config's MAC may be any JSON string: non-ASCII, a lone surrogate
+    (compare_digest raised TypeError on a str with non-ASCII; the soak fuzz found it)."""
+    doc = {**json.loads(config.dump(id_key)), "mac": mac}
+    back, claimed = parse_config(json.dumps(doc).encode())
+    assert claimed == mac
+    with pytest.raises(CorruptObject, match="MAC mismatch"):
+        check_mac(back, claimed, id_key)
+
+
 @given(configs(), configs(), keys)
 def test_config_with_other_chunker_sizes_fails_its_mac(
     config: Config, other: Config, id_key: bytes

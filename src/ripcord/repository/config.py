@@ -140,5 +140,7 @@ def _object_lock(doc: dict[str, Any]) -> ObjectLock | None:
 
 
 def check_mac(config: Config, claimed: str, id_key: bytes) -> None:
-    if not hmac.compare_digest(config.mac(id_key), claimed):
+    # bytes: compare_digest raises TypeError on a str with non-ASCII (a hostile config's)
+    given = claimed.encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(config.mac(id_key).encode(), given):
         raise CorruptObject("config: MAC mismatch (tampered, or key belongs elsewhere)")
