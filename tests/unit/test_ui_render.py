@@ -33,3 +33,13 @@ def test_a_restore_job_names_each_file_it_could_not_restore_or_prove() -> None:
     assert "Restored to <code>/srv/back</code>" in result
     assert "verification failed: <code>/a/bad.bin</code>" in result
     assert "not restored: <code>/a/&lt;x&gt;</code>: EIO" in result
+
+
+def test_any_token_or_csrf_a_client_sends_is_compared_never_a_crash() -> None:
+    from ripcord.ui.auth import Auth, Session, csrf_ok
+
+    auth = Auth(token="t" * 43, password="pw")
+    for given in ("é" * 43, "\ud800", "", "t" * 42):
+        assert not auth.check_secret(given) and not auth.check_secret(given, password=True)
+        assert not csrf_ok(Session("c" * 43, 0.0), given)
+    assert auth.check_secret("t" * 43) and csrf_ok(Session("c" * 43, 0.0), "c" * 43)

@@ -48,7 +48,7 @@ class Auth:
         if not given:
             return False
         want = self.password if password else self.token
-        return want is not None and hmac.compare_digest(given.encode(), want.encode())
+        return want is not None and hmac.compare_digest(_raw(given), _raw(want))
 
     def open_session(self) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
@@ -81,7 +81,12 @@ class Auth:
 
 
 def csrf_ok(session: Session, given: str | None) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), session.csrf.encode())
+    return given is not None and hmac.compare_digest(_raw(given), _raw(session.csrf))
+
+
+def _raw(text: str) -> bytes:
+    """Bytes to compare in constant time, whatever a client sent (a lone surrogate too)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def same_origin(request: Request) -> bool:
