@@ -49,6 +49,12 @@ class SshServer:
             path.write_text(f"[{self.host}]:{self.port} {self.host_public_key}\n")
         return path
 
+    def store(self, path: Path, **options: Any) -> SftpStore:
+        """An SFTP store in `path` on this server, trusting it (`options`: SftpStore's)."""
+        options.setdefault("key_filename", str(self.client_key))
+        options.setdefault("known_hosts", str(self.known_hosts()))
+        return SftpStore(self.host, self.port, self.user, str(path), **options)
+
     def url(self, path: Path) -> str:
         """The sftp:// location of a repository in `path` on this server, trusting it."""
         return (
@@ -199,8 +205,6 @@ def sshd_fixture() -> Iterator[SshServer]:
 
 def sftp_store(tmp: Path, **options: Any) -> SftpStore:
     """A store in `tmp` (the server runs here, as this user) over SFTP, trusting the server."""
-    server = _SSHD.start()
-    options.setdefault("key_filename", str(server.client_key))
-    options.setdefault("known_hosts", server.known_hosts())
-    options["known_hosts"] = str(options["known_hosts"])
-    return SftpStore(server.host, server.port, server.user, str(tmp / "sftp-store"), **options)
+    if "known_hosts" in options:
+        options["known_hosts"] = str(options["known_hosts"])
+    return _SSHD.start().store(tmp / "sftp-store", **options)

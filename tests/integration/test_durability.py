@@ -24,7 +24,6 @@ import pytest
 from ripcord.archive.backup import Backup, BackupOptions
 from ripcord.repository import Repository
 from ripcord.storage import LocalStore
-from ripcord.storage.sftp import SftpStore
 from tests.conftest import FAST_KDF, PASSWORD
 from tests.sshserver import Sshd, SshServer, sftp_store, sshd_fixture  # noqa: F401 (the fixture)
 
@@ -212,14 +211,7 @@ def test_a_server_that_refuses_fsync_still_takes_writes_and_is_asked_once(
     server = sshd.start()
     requests = sftp_requests(monkeypatch)
     try:
-        store = SftpStore(
-            server.host,
-            server.port,
-            server.user,
-            str(tmp_path / "store"),
-            key_filename=str(server.client_key),
-            known_hosts=str(server.known_hosts()),
-        )
+        store = server.store(tmp_path / "store")
         try:
             objects = {f"data/00/{os.urandom(32).hex()}": os.urandom(1000) for _ in range(3)}
             for name, data in objects.items():

@@ -30,7 +30,6 @@ from typing import Any
 import pytest
 
 from ripcord.errors import StoreError
-from ripcord.storage.sftp import SftpStore
 from tests.conftest import PASSWORD, Result
 from tests.crash.boot import KILL_AT, SIGNAL
 from tests.faults import assert_clean_failure
@@ -284,15 +283,7 @@ def test_an_sftp_server_that_stops_answering_is_an_error_not_a_hang(
     """A server that is there but silent (stopped, or a link that went dark) must not hang a
     command: a reply that does not come in time counts as a lost connection."""
     server = sshd.server
-    store = SftpStore(
-        server.host,
-        server.port,
-        server.user,
-        str(tmp_path / "remote"),
-        key_filename=str(server.client_key),
-        known_hosts=str(server.known_hosts()),
-        reply_timeout=1,
-    )
+    store = server.store(tmp_path / "remote", reply_timeout=1)
     store.put("config", b"settings")
     assert sshd.proc is not None
     sessions = children(sshd.proc.pid)  # its sessions: this store's
