@@ -29,7 +29,18 @@ from pyfastcdc import FastCDC
 
 from ripcord.archive.excludes import Excluder, is_cache_dir
 from ripcord.archive.meta import node_from_stat, read_xattrs
-from ripcord.archive.node import DIR, FILE, SOCKET, SYMLINK, Node, Signal, tree_doc
+from ripcord.archive.node import (
+    DIR,
+    FILE,
+    SOCKET,
+    SPLIT_VERSION,
+    SYMLINK,
+    Node,
+    Signal,
+    parts_from_wire,
+    tree_doc,
+)
+from ripcord.archive.parts import PartedEntries, TreeWriter
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.archive.scan import Entry, Scanner
 from ripcord.archive.signals import Sampler, signal_of
@@ -46,6 +57,12 @@ READ_GROUP = 32  # small files read by one worker in one go
 READ_AHEAD = 4  # groups read ahead of the walk, per directory
 
 Wire = dict[str, Any]
+
+
+class Entries(Protocol):
+    """A parent snapshot's folder by name: a dict, or a split tree read part by part."""
+
+    def get(self, name: bytes, /) -> Wire | None: ...
 
 
 @dataclass
@@ -127,7 +144,7 @@ class _Way:
 
     path: bytes
     items: list[tuple[bytes, Any]]  # (name, the layout below it: None for a source)
-    prev: dict[bytes, Wire]  # the parent snapshot's entries here, by name
+    prev: Entries  # the parent snapshot's entries here, by name
     node: Node | None = None  # None for the root
     next: int = 0
     wires: list[Wire] = field(default_factory=list)
@@ -147,11 +164,23 @@ class _Open:
 
     node: Node
     prev_sub: bytes | None  # the parent snapshot's tree id for it
-    prev_list: list[Any]  # that tree's wire nodes
+    prev_list: list[Any]  # that tree's wire nodes ([] when it was split)
     outer_dev: int  # the source's device above it, set back when it is done
     items: Iterator[Wire | _Descend]
-    wires: list[Wire] = field(default_factory=list)
+    tree: TreeWriter
     path: bytes = b""
+
+
+def _lost(count: int, e: TreeTooLarge) -> RipcordError:
+    return RipcordError(f"{count} entries left out: {e}")
+
+
+def _wires(doc: dict[Any, Any]) -> list[Wire]:
+    """A version-1 tree document's wire nodes that have a name ([] if it has none)."""
+    nodes = doc.get("nodes") if doc.get("v") != SPLIT_VERSION else None
+    if not isinstance(nodes, list):
+        return []
+    return [n for n in nodes if isinstance(n, dict) and isinstance(n.get("name"), bytes)]
 
 
 def _unchanged(prev: Wire | None, st: os.stat_result) -> bool:
@@ -263,25 +292,31 @@ class Backup:
 
     # -- the parent snapshot -------------------------------------------------------------
 
-    def _prev_tree(self, tree_id: bytes | None) -> tuple[list[Any], dict[bytes, Wire]]:
-        """A parent tree's wire nodes, as stored and by name; empty if unusable.
+    def _prev_tree(self, tree_id: bytes | None) -> tuple[list[Any], Entries]:
+        """A parent tree's wire nodes, as stored and by name; empty if unusable. A split
+        tree gives no list, and its entries are looked up a part at a time.
 
         Reused nodes go back into new trees unchanged, so they need no more
         checking than their shape: restore validates every tree it reads.
         """
+        doc = self._prev_doc(tree_id)
+        if doc.get("v") == SPLIT_VERSION:
+            try:
+                parts = parts_from_wire(doc.get("parts"))
+            except (RipcordError, ValueError):
+                return [], {}
+            return [], PartedEntries(parts, lambda part: _wires(self._prev_doc(part)))
+        nodes = _wires(doc)
+        return nodes, {n["name"]: n for n in nodes}
+
+    def _prev_doc(self, tree_id: bytes | None) -> dict[Any, Any]:
         if tree_id is None:
-            return [], {}
+            return {}
         try:
             doc = self.repo.load_tree(tree_id)
         except RipcordError:
-            return [], {}  # a damaged parent only costs re-reading
-        nodes = doc.get("nodes") if isinstance(doc, dict) else None
-        if not isinstance(nodes, list):
-            return [], {}
-        by_name = {
-            n["name"]: n for n in nodes if isinstance(n, dict) and isinstance(n.get("name"), bytes)
-        }
-        return nodes, by_name
+            return {}  # a damaged parent only costs re-reading
+        return doc if isinstance(doc, dict) else {}
 
     # -- the tree above the sources ------------------------------------------------------
 
@@ -389,13 +424,13 @@ class Backup:
             if isinstance(item, _Descend):
                 stack.append(self._open(item.entry, item.prev))
             elif item is not None:
-                top.wires.append(item)
+                top.tree.append(item)
             else:
                 stack.pop()
                 wire = self._close(top)
                 if not stack:
                     return wire
-                stack[-1].wires.append(wire)
+                stack[-1].tree.append(wire)
 
     def _open(self, e: Entry, prev: Wire | None) -> _Open:
         """Start on a directory: its node, its parent version, and its entries to come."""
@@ -429,20 +464,17 @@ class Backup:
                 self._scan.discard(x.path)  # read ahead, never entered
             entries = []
         items = self._children(entries, prev_children)
-        return _Open(node, prev_sub, prev_list, outer_dev, items, path=e.path)
+        tree = TreeWriter(self.repo.save_tree, lambda n, err: self._error(e.path, _lost(n, err)))
+        return _Open(node, prev_sub, prev_list, outer_dev, items, tree, path=e.path)
 
     def _close(self, d: _Open) -> Wire:
         """Every entry is in: save the directory's tree, unless it is the parent's."""
         self._root_dev = d.outer_dev
         node = d.node
-        if d.wires == d.prev_list and d.prev_list:
+        if not d.tree.parts and d.tree.wires == d.prev_list and d.prev_list:
             node.subtree = d.prev_sub  # nothing below changed: the same tree blob
-            return node.to_wire()
-        try:
-            node.subtree = self.repo.save_tree(tree_doc(d.wires))
-        except TreeTooLarge as e:  # kept as an empty folder: every snapshot must restore
-            self._error(d.path, RipcordError(f"{len(d.wires)} entries: {e}"))
-            node.subtree = self.repo.save_tree(tree_doc([]))
+        else:
+            node.subtree = d.tree.close()
         return node.to_wire()
 
     def _selected(self, path: bytes, entries: list[Entry]) -> list[Entry]:
@@ -465,7 +497,7 @@ class Backup:
             n == e.path or n.startswith(e.path + b"/") for n in self._named
         )
 
-    def _children(self, entries: list[Entry], prev: dict[bytes, Wire]) -> Iterator[Wire | _Descend]:
+    def _children(self, entries: list[Entry], prev: Entries) -> Iterator[Wire | _Descend]:
         """Each entry's wire node, or for a directory the request to walk it, with
         listings and small reads running ahead."""
         for e in entries:

@@ -1,6 +1,8 @@
 """Tree nodes: one file system entry, as stored in a tree blob.
 
-A tree blob is msgpack ``{"v": 1, "nodes": [node, ...]}`` sorted by name.
+A tree blob is msgpack ``{"v": 1, "nodes": [node, ...]}`` sorted by name, or for a
+folder too big for one blob ``{"v": 2, "parts": [part, ...]}``, each part a version-1
+tree of a run of its entries (docs/FORMAT.md §Split trees).
 Names and link targets are bytes, so non-UTF-8 names survive. Everything
 read back is validated here, before any other code sees it, because the
 repository may be hostile (docs/FORMAT.md §Trees).
@@ -22,6 +24,7 @@ from ripcord.repository.unpack import check_budget
 from ripcord.repository.wire import as_bytes, as_id, as_int
 
 TREE_VERSION = 1
+SPLIT_VERSION = 2  # a tree that lists parts, each a version-1 tree
 FILE, DIR, SYMLINK, FIFO, CHAR, BLOCK, SOCKET = (
     "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket",
 )  # fmt: skip
@@ -196,7 +199,11 @@ def tree_doc(wires: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def decode_tree(doc: Any, what: str, derive: Callable[[bytes], bytes] | None = None) -> list[Node]:
+    """The nodes of a version-1 tree document (a split tree's parts are read by
+    archive.trees, which knows the repository)."""
     try:
+        if isinstance(doc, dict) and doc.get("v") == SPLIT_VERSION:
+            raise ValueError("a split tree where one part was expected")
         if doc["v"] != TREE_VERSION:
             raise ValueError(f"tree version {doc['v']}")
         nodes = [Node.from_wire(d, derive) for d in doc["nodes"]]
@@ -211,10 +218,63 @@ def decode_tree(doc: Any, what: str, derive: Callable[[bytes], bytes] | None = N
 def decode_tree_data(
     data: bytes, what: str, derive: Callable[[bytes], bytes] | None = None
 ) -> list[Node]:
-    """decode_tree of a tree blob's bytes, one node at a time: the document as msgpack
-    maps (~1 KiB an entry, against ~0.4 KiB a node) is never held whole beside the
-    nodes built from it. A key twice is malformed: unpackb would keep the last, this
-    the first, and every reader must see the same nodes."""
+    """The nodes of a version-1 tree blob (a split tree's part: never itself split)."""
+    listing = decode_listing(data, what, derive)
+    if listing.parts:
+        raise CorruptObject(f"{what}: malformed (a split tree where one part was expected)")
+    return listing.nodes
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A run of a split folder's entries, in name order: a version-1 tree of its own,
+    listed with its first name so that a lookup reads only the part that can hold it."""
+
+    first: bytes
+    count: int
+    id: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"first": self.first, "count": self.count, "id": self.id}
+
+
+@dataclass(slots=True)
+class Listing:
+    """A tree blob decoded: its nodes, or for a split tree its parts (nodes then empty)."""
+
+    nodes: list[Node]
+    parts: list[Part]
+
+
+def split_doc(parts: list[Part]) -> dict[str, Any]:
+    return {"v": SPLIT_VERSION, "parts": [p.to_wire() for p in parts]}
+
+
+def parts_from_wire(items: Any) -> list[Part]:
+    """A split tree's parts, validated: at least one, each of at least one entry, first
+    names safe and strictly increasing (so parts cannot overlap or repeat)."""
+    if not isinstance(items, list) or not items:
+        raise ValueError("a split tree lists no parts")
+    out: list[Part] = []
+    for d in items:
+        if not isinstance(d, dict) or set(d) != {"first", "count", "id"}:
+            raise ValueError("part is not a map of first, count and id")
+        part = Part(check_name(d["first"]), as_int(d["count"]), as_id(d["id"]))
+        if part.count < 1:
+            raise ValueError(f"part of {part.count} entries")
+        if out and part.first <= out[-1].first:
+            raise ValueError("parts out of name order")
+        out.append(part)
+    return out
+
+
+def decode_listing(
+    data: bytes, what: str, derive: Callable[[bytes], bytes] | None = None
+) -> Listing:
+    """A tree blob's bytes decoded one node at a time: the document as msgpack maps
+    (~1 KiB an entry, against ~0.4 KiB a node) is never held whole beside the nodes
+    built from it. A key twice is malformed: unpackb would keep the last, this the
+    first, and every reader must see the same nodes."""
     check_budget(data, what)  # a key beside the nodes is decoded whole
     u = msgpack.Unpacker(  # read from a stream: fed whole, it would copy the blob
         io.BytesIO(data), raw=False, strict_map_key=False, max_buffer_size=max(1, len(data))
@@ -226,33 +286,47 @@ def decode_tree_data(
             key = u.unpack()
             if key in seen:
                 raise ValueError(f"key {key!r} twice")
-            if key == "nodes":
+            if key == "nodes" and seen.get("v") == TREE_VERSION:
                 nodes = [Node.from_wire(u.unpack(), derive) for _ in range(u.read_array_header())]
                 seen[key] = True
             else:
                 seen[key] = u.unpack()
-                if key == "v" and seen[key] != TREE_VERSION:  # before nodes, as written
-                    raise ValueError(f"tree version {seen[key]}")
+                if key == "v" and seen[key] not in (TREE_VERSION, SPLIT_VERSION):
+                    raise ValueError(f"tree version {seen[key]}")  # before the rest, as written
         if u.tell() != len(data):
             raise ValueError("data after the tree")
-        if seen["v"] != TREE_VERSION or "nodes" not in seen:
-            raise ValueError(f"tree version {seen['v']}" if "nodes" in seen else "no nodes")
+        listing = _listing(seen, nodes)
     except (KeyError, TypeError, ValueError, msgpack.UnpackException) as e:
         raise CorruptObject(f"{what}: malformed ({e})") from None
-    names = {n.name for n in nodes}
-    if len(names) != len(nodes):
+    names = {n.name for n in listing.nodes}
+    if len(names) != len(listing.nodes):
         raise CorruptObject(f"{what}: duplicate names")
-    return nodes
+    return listing
+
+
+def _listing(seen: dict[Any, Any], nodes: list[Node]) -> Listing:
+    """The listing from a tree's top-level keys: `v` first, then its one array."""
+    version = seen.get("v")
+    if version == SPLIT_VERSION and set(seen) == {"v", "parts"}:
+        return Listing([], parts_from_wire(seen["parts"]))
+    if version == TREE_VERSION and "nodes" in seen and "parts" not in seen:
+        return Listing(nodes, [])
+    if version not in (TREE_VERSION, SPLIT_VERSION):
+        raise ValueError(f"tree version {version}" if "v" in seen else "no version")
+    raise ValueError("no nodes" if version == TREE_VERSION else "a split tree needs only parts")
 
 
 def tree_refs(
     doc: Any, what: str, derive: Callable[[bytes], bytes]
 ) -> tuple[list[bytes], list[bytes]]:
     """(content blob ids, subtree ids) of a tree document, without building its nodes:
-    all a walk over every snapshot needs (prune), at a fraction of decode_tree's cost."""
+    all a walk over every snapshot needs (prune), at a fraction of decode_tree's cost.
+    A split tree's parts count as its subtrees: trees that walk reaches next."""
     content: list[bytes] = []
     subtrees: list[bytes] = []
     try:
+        if isinstance(doc, dict) and doc.get("v") == SPLIT_VERSION and set(doc) == {"v", "parts"}:
+            return content, [p.id for p in parts_from_wire(doc["parts"])]
         if doc["v"] != TREE_VERSION:
             raise ValueError(f"tree version {doc['v']}")
         for d in doc["nodes"]:
@@ -264,6 +338,6 @@ def tree_refs(
                     content.append(derive(as_id(d["hash"])))
             elif kind == DIR:
                 subtrees.append(as_id(d["subtree"]))
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, UnsafePath) as e:
         raise CorruptObject(f"{what}: malformed ({e})") from None
     return content, subtrees

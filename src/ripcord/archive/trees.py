@@ -3,16 +3,70 @@
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections.abc import Iterator
 
-from ripcord.archive.node import DIR, Node, decode_tree_data, tree_refs
+from ripcord.archive.node import (
+    DIR,
+    Listing,
+    Node,
+    Part,
+    decode_listing,
+    decode_tree_data,
+    tree_refs,
+)
 from ripcord.errors import CorruptObject, RipcordError
 from ripcord.repository import Repository
 
 
+def listing(repo: Repository, tree_id: bytes) -> Listing:
+    """A tree blob decoded: nodes, or a split tree's parts (not yet read)."""
+    return decode_listing(repo.read_blob(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
+
+
 def load_nodes(repo: Repository, tree_id: bytes) -> list[Node]:
-    """A tree's nodes, decoded straight from its bytes (one node at a time)."""
-    return decode_tree_data(repo.read_blob(tree_id), f"tree {tree_id.hex()}", repo.id_from_digest)
+    """A folder's nodes in name order, whether its tree is one blob or split in parts."""
+    return list(iter_nodes(repo, tree_id))
+
+
+def iter_nodes(repo: Repository, tree_id: bytes) -> Iterator[Node]:
+    """A folder's nodes in name order; a split tree's parts are read one at a time, so
+    a walk over a folder of millions holds one part's nodes, not the folder's."""
+    found = listing(repo, tree_id)
+    yield from found.nodes
+    for i in range(len(found.parts)):
+        yield from part_nodes(repo, tree_id, found.parts, i)
+
+
+def part_nodes(repo: Repository, tree_id: bytes, parts: list[Part], i: int) -> list[Node]:
+    """The nodes of a split tree's part `i`, checked to be what the tree lists: as many
+    as it says, the first named as it says, in strict name order, and all before the
+    next part's first name. So parts can neither overlap nor hide a name from a lookup."""
+    part = parts[i]
+    what = f"tree {tree_id.hex()} part {i} ({part.id.hex()})"
+    nodes = decode_tree_data(repo.read_blob(part.id), what, repo.id_from_digest)
+    end = parts[i + 1].first if i + 1 < len(parts) else None
+    if len(nodes) != part.count:
+        raise CorruptObject(f"{what}: {len(nodes)} entries where the tree lists {part.count}")
+    if nodes[0].name != part.first:
+        raise CorruptObject(f"{what}: its first entry is not the one the tree names")
+    prev = b""
+    for n in nodes:
+        if n.name <= prev or (end is not None and n.name >= end):
+            raise CorruptObject(f"{what}: entries out of name order")
+        prev = n.name
+    return nodes
+
+
+def lookup(repo: Repository, tree_id: bytes, name: bytes) -> Node | None:
+    """The entry `name` of a folder; of a split tree only the part that can hold it is read."""
+    found = listing(repo, tree_id)
+    if found.parts:
+        i = bisect_right([p.first for p in found.parts], name) - 1
+        if i < 0:
+            return None
+        found.nodes = part_nodes(repo, tree_id, found.parts, i)
+    return next((n for n in found.nodes if n.name == name), None)
 
 
 MAX_DEPTH = 1024
@@ -72,10 +126,10 @@ def along(repo: Repository, root: bytes, path: str | bytes) -> list[Node]:
         if node.type != DIR or node.subtree is None:
             raise RipcordError(f"{os.fsdecode(walked) or '/'} is not a directory in the snapshot")
         walked += b"/" + part
-        match = [n for n in load_nodes(repo, node.subtree) if n.name == part]
-        if not match:
+        match = lookup(repo, node.subtree, part)
+        if match is None:
             raise RipcordError(f"{os.fsdecode(walked)} is not in the snapshot")
-        node = match[0]
+        node = match
         out.append(node)
     return out
 

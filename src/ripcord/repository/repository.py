@@ -86,7 +86,7 @@ FRAME_CACHE_BYTES = 16 << 20  # per blob type
 
 
 class TreeTooLarge(RipcordError):
-    """a folder with more entries than one tree can hold"""
+    """a tree over the bound on a frame: a folder entry too big to store"""
 
 
 class Repository:
@@ -590,14 +590,10 @@ class Repository:
 
     def save_tree(self, doc: object) -> bytes:
         """Store a tree; TreeTooLarge when it is over MAX_FRAME encoded, which no reader
-        would read back (a folder of ~350,000 entries and more)."""
+        would read back (backup cuts a big folder's tree into parts long before that)."""
         data = bytes(msgpack.packb(doc))
         if len(data) > MAX_FRAME:
-            raise TreeTooLarge(
-                f"its tree would take {len(data)} bytes, over the {MAX_FRAME} a tree may;"
-                " left out (its files are not in this snapshot: split the folder, or"
-                " back it up in parts with --exclude)"
-            )
+            raise TreeTooLarge(f"a tree of {len(data)} bytes is over the {MAX_FRAME} one may hold")
         blob_id, _ = self.add_blob(TREE, data)
         return blob_id
 
