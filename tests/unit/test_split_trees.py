@@ -158,6 +158,8 @@ def test_a_parent_split_folder_is_looked_up_a_part_at_a_time(
     assert all(entries.get(n) is not None for n in names)
     assert entries.get(b"a") is None and entries.get(b"file-000010.txt~") is None
     assert len(loads) == len(found.parts) + 1  # in name order: each once, then back to one
+    entries.get(names[-1])  # the two last parts are held: no read
+    assert len(loads) == len(found.parts) + 1
 
 
 # -- what a hostile repository can do to a split tree -------------------------------------

@@ -97,22 +97,26 @@ def weight(wire: Wire) -> int:
 
 
 class PartedEntries:
-    """A parent snapshot's split folder looked up by name, one part held at a time.
-    Backup asks in name order, so each part is read once per pass over the folder.
-    `load` gives a part's wire nodes ([] when it cannot be read: its files are read
-    again, nothing worse)."""
+    """A parent snapshot's split folder looked up by name, two parts held at a time.
+    Backup asks in name order, once to pick the small files to read ahead and then as
+    the walk reaches each entry, with the read-ahead a few hundred names in front: two
+    parts held, each is read about once per pass. `load` gives a part's wire nodes ([]
+    when it cannot be read: its files are read again, nothing worse)."""
+
+    HELD = 2
 
     def __init__(self, parts: list[Part], load: Callable[[bytes], list[Wire]]) -> None:
         self.parts, self.load = parts, load
         self._firsts = [p.first for p in parts]
-        self._at = -1
-        self._held: dict[bytes, Wire] = {}
+        self._held: dict[int, dict[bytes, Wire]] = {}  # by part index, oldest first
 
     def get(self, name: bytes) -> Wire | None:
         i = bisect_right(self._firsts, name) - 1
         if i < 0:
             return None
-        if i != self._at:
-            self._held = {w["name"]: w for w in self.load(self.parts[i].id)}
-            self._at = i
-        return self._held.get(name)
+        held = self._held.get(i)
+        if held is None:
+            if len(self._held) >= self.HELD:
+                del self._held[next(iter(self._held))]
+            held = self._held[i] = {w["name"]: w for w in self.load(self.parts[i].id)}
+        return held.get(name)
