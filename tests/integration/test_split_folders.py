@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ripcord.archive.trees import listing
+from ripcord.archive.trees import listing, lookup
 from ripcord.repository import Repository
 from ripcord.storage import LocalStore
 from tests.conftest import PASSWORD, Cli
@@ -43,8 +43,6 @@ def parts_of(cli: Cli, snapshot: str, path: Path) -> list[bytes]:
         snap = next(s for s in repo.snapshots() if s.id.startswith(snapshot))
         tree = bytes.fromhex(snap.tree)
         for name in path.parts[1:]:
-            from ripcord.archive.trees import lookup
-
             node = lookup(repo, tree, name.encode())
             assert node is not None and node.subtree is not None
             tree = node.subtree
