@@ -61,8 +61,7 @@ def _fails_cleanly(method: Callable[P, R]) -> Callable[P, R]:
         except RipcordError as e:
             fs = args[0]
             assert isinstance(fs, SnapshotFs)
-            fs.warn_once(f"{args[1]}: {e}")
-            raise OSError(errno.EIO, str(e)) from None
+            raise fs.failed(str(args[1]), e) from None
 
     return wrapper
 
@@ -101,6 +100,11 @@ class SnapshotFs:
             self._warned.add(message)
             self._warn(message)
 
+    def failed(self, path: str, e: RipcordError) -> OSError:
+        """A repository error as the kernel gets it (EIO), after a warning naming it."""
+        self.warn_once(f"{path}: {e}")
+        return OSError(errno.EIO, str(e))
+
     # -- finding a path ----------------------------------------------------------------
 
     def _fresh_root(self) -> Entry:
@@ -129,7 +133,7 @@ class SnapshotFs:
         for part in parts[i:]:
             if node.type != DIR or node.subtree is None:
                 raise OSError(errno.ENOTDIR, "not a directory", path)
-            child_node = self.trees.entries(node.subtree).get(to_bytes(part))
+            child_node = self.trees.lookup(node.subtree, to_bytes(part))
             if child_node is None:
                 raise _missing(path)
             node = child_node
@@ -173,18 +177,30 @@ class SnapshotFs:
         if found.node.type != DIR:
             raise OSError(errno.ENOTDIR, "not a directory", path)
         prefix = path.rstrip("/") + "/"
-        out: list[str | tuple[str, dict[str, int], int]] = [".", ".."]
         if found.folder is not None:
+            out: list[str | tuple[str, dict[str, int], int]] = [".", ".."]
             for name, entry in found.folder.children.items():
                 mode = _KIND[entry.node.type]
                 out.append((name, {"st_mode": mode, "st_ino": self._ino(prefix + name)}, 0))
             return iter(out)
         assert found.node.subtree is not None
-        for raw, node in self.trees.entries(found.node.subtree).items():
-            name = to_str(raw)
-            ino = self.inode(prefix + name, Found(node, found.base))
-            out.append((name, {"st_mode": _KIND[node.type], "st_ino": ino}, 0))
-        return iter(out)
+        return self._listed(path, prefix, found.base, found.node.subtree)
+
+    def _listed(
+        self, path: str, prefix: str, base: bytes, tree_id: bytes
+    ) -> Iterator[str | tuple[str, dict[str, int], int]]:
+        """A snapshot folder's entries as they are read: a split folder of millions is
+        never held whole. A part found damaged midway ends the listing with EIO, told
+        once, like any other repository error."""
+        yield "."
+        yield ".."
+        try:
+            for node in self.trees.entries(tree_id):
+                name = to_str(node.name)
+                ino = self.inode(prefix + name, Found(node, base))
+                yield name, {"st_mode": _KIND[node.type], "st_ino": ino}, 0
+        except RipcordError as e:
+            raise self.failed(path, e) from None
 
     def _ino(self, path: str) -> int:
         return self.inode(path, Found(Node(b"", DIR), b""))
