@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
+from ripcord.errors import RipcordError
 from ripcord.storage import LocalStore, Store
 
 APP = "ripcord"
+# what reads as a URL: a scheme, a colon and a slash ("s3:/bucket", "b2://x", "http://h")
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,15 @@ def open_store(location: str, create: bool = False) -> Store:
         from ripcord.storage.rest import RestStore  # httpx: only when used
 
         return RestStore.from_url(location)  # the server makes the repository on first write
-    path = location[len("local:") :] if location.startswith("local:") else location
-    return LocalStore(os.path.expanduser(path), create=create)
+    if location.startswith("local:"):
+        return LocalStore(os.path.expanduser(location[len("local:") :]), create=create)
+    if _URL_LIKE.match(location):  # a typo such as s3:/bucket made a local folder "s3:"
+        raise RipcordError(
+            f"{location}: not a repository location ripcord knows (a local path, sftp://,"
+            " s3://, rest+http:// or rest+https://); a local folder whose name has a"
+            " colon is written local:PATH"
+        )
+    return LocalStore(os.path.expanduser(location), create=create)
 
 
 def cache_dir() -> Path:
