@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
-from ripcord.archive.node import decode_tree
+from ripcord.archive.trees import listing
 from ripcord.cli.env import Env, pass_env
 from ripcord.repository import resolve
 from ripcord.repository.pack import frames_to_wire
 
-ID_FIELDS = frozenset({"content", "subtree", "hash", "frames"})  # their bytes are ids or hashes
+ID_FIELDS = frozenset({"content", "subtree", "hash", "frames", "id"})  # bytes: ids or hashes
 
 
 def jsonable(v: Any, ids: bool = False) -> Any:
@@ -54,8 +54,11 @@ def cat(env: Env, kind: str, object_id: str | None) -> None:
                 tree_id = bytes.fromhex(object_id)
             except ValueError:
                 raise click.UsageError(f"not a tree id: {object_id}") from None
-            nodes = decode_tree(repo.load_tree(tree_id), f"tree {object_id}", repo.id_from_digest)
-            doc = {"nodes": [n.to_wire() for n in nodes]}
+            found = listing(repo, tree_id)  # a split tree: its parts, each a tree to cat
+            if found.parts:
+                doc = {"parts": [p.to_wire() for p in found.parts]}
+            else:
+                doc = {"nodes": [n.to_wire() for n in found.nodes]}
         else:
             names = [i.name for i in repo.store.list("index") if i.name[6:].startswith(object_id)]
             if len(names) != 1:

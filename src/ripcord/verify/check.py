@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from ripcord.archive.node import Node
+from ripcord.archive.node import Listing, Node
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import MAX_DEPTH, load_nodes
+from ripcord.archive.trees import MAX_DEPTH, listing, part_nodes
 from ripcord.errors import CorruptObject, MissingObject, RipcordError
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.bounds import read_bounded
@@ -353,7 +353,7 @@ class _Checker:
         with damage below them, to name the files it touches."""
         repo = self.repo
         children: dict[bytes, list[tuple[bytes, bytes]]] = {}  # tree -> [(name, subtree)]
-        direct: dict[bytes, list[tuple[bytes, str]]] = {}  # tree -> [(name, cause key)]
+        direct: dict[bytes, list[tuple[bytes | None, str]]] = {}  # tree -> [(name, cause key)]
         broken: dict[bytes, str] = {}  # tree -> cause key, when it cannot be read
         filled: set[bytes] = set()  # trees with at least one entry
         used: set[bytes] = set()
@@ -368,7 +368,7 @@ class _Checker:
                 cause = self._blob_cause(tree, self.where.get(tree))
                 if cause is None:
                     try:
-                        nodes = load_nodes(repo, tree)
+                        found = listing(repo, tree)
                     except (CorruptObject, MissingObject) as e:
                         cause = f"tree/{tree.hex()}"
                         self.problem(cause, "damaged-tree", f"tree {tree.hex()}: {e}")
@@ -378,15 +378,14 @@ class _Checker:
                 self.report.trees += 1
                 if self.report.trees % 200 == 0:
                     self.progress.item(f"{self.report.trees} folders")
-                children[tree] = [(n.name, n.subtree) for n in nodes if n.subtree is not None]
-                if nodes:
+                children[tree], direct[tree] = self._folder(tree, found, used)
+                if found.nodes or found.parts:
                     filled.add(tree)
-                direct[tree] = self._content(nodes, used)
                 stack.extend(sub for _, sub in children[tree])
         finally:
             self.progress.finish()
         self.report.blobs = len(used)
-        self.unwalked = bool(broken)
+        self.unwalked = self.unwalked or bool(broken)
         damaged = _bottom_up(
             children,
             lambda t, below: bool(direct.get(t)) or any(below)
@@ -410,9 +409,38 @@ class _Checker:
                 self._name(snap.id, root, b"", children, direct, broken, damaged)
         return used
 
-    def _content(self, nodes: list[Node], used: set[bytes]) -> list[tuple[bytes, str]]:
+    def _folder(
+        self, tree: bytes, found: Listing, used: set[bytes]
+    ) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes | None, str]]]:
+        """([(name, subtree)], [(name, cause)]) of a folder's entries. A split folder's
+        parts are blobs it uses, read one at a time; one that cannot be read (or lies about
+        its entries) is damage to the folder itself (name None), and what it held is unknown.
+        Parts are not a folder level: their entries are the folder's."""
+        kids: list[tuple[bytes, bytes]] = []
+        hits: list[tuple[bytes | None, str]] = []
+
+        def take(nodes: list[Node]) -> None:
+            kids.extend((n.name, n.subtree) for n in nodes if n.subtree is not None)
+            hits.extend(self._content(nodes, used))
+
+        take(found.nodes)
+        for i, part in enumerate(found.parts):
+            used.add(part.id)
+            cause = self._blob_cause(part.id, self.where.get(part.id))
+            if cause is None:
+                try:
+                    take(part_nodes(self.repo, tree, found.parts, i))
+                    continue
+                except (CorruptObject, MissingObject) as e:
+                    cause = f"tree/{part.id.hex()}"
+                    self.problem(cause, "damaged-tree", str(e))
+            hits.append((None, cause))
+            self.unwalked = True  # what the part uses is unknown
+        return kids, hits
+
+    def _content(self, nodes: list[Node], used: set[bytes]) -> list[tuple[bytes | None, str]]:
         """(name, cause) for each file of a folder that uses a blob not safely stored."""
-        out = []
+        out: list[tuple[bytes | None, str]] = []
         for n in nodes:
             used.update(n.content)
             for b in n.content:
@@ -443,7 +471,7 @@ class _Checker:
         tree: bytes,
         path: bytes,
         children: dict[bytes, list[tuple[bytes, bytes]]],
-        direct: dict[bytes, list[tuple[bytes, str]]],
+        direct: dict[bytes, list[tuple[bytes | None, str]]],
         broken: dict[bytes, str],
         damaged: dict[bytes, bool],
     ) -> None:
@@ -451,7 +479,8 @@ class _Checker:
         while stack:
             t, p = stack.pop()
             for name, cause in direct.get(t, []):
-                self.causes[cause].touch(snap, os.fsdecode(p + b"/" + name))
+                where = (p or b"/") if name is None else p + b"/" + name  # None: the folder
+                self.causes[cause].touch(snap, os.fsdecode(where))
             for name, sub in children.get(t, []):
                 if sub in broken:
                     self.causes[broken[sub]].touch(snap, os.fsdecode(p + b"/" + name))

@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ripcord.archive.node import Node, decode_tree
+from ripcord.archive.node import Listing, decode_listing, decode_tree_data
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import DATA, TREE, Repository, Snapshot, chain_heads
@@ -212,39 +212,42 @@ class _Run:
             self.damaged |= set(self.packs.bad)  # trailer lost: its blobs are copied out
 
     def _walk(self, root: bytes) -> None:
-        stack = [root]
+        """A split tree's parts are tree blobs walked like subtrees, but read as parts:
+        a version-1 tree each (a part that is itself split is malformed)."""
+        stack = [(root, False)]
         while stack:
-            tree = stack.pop()
+            tree, part = stack.pop()
             if tree in self.trees or tree in self.broken:
                 continue
-            nodes = self._tree(tree)
-            if nodes is None:
+            found = self._tree(tree, part)
+            if found is None:
                 continue
             self.trees.add(tree)
             if len(self.trees) % 200 == 0:
-                self.progress.item(f"{len(self.trees)} folders")
-            for n in nodes:
+                self.progress.item(f"{len(self.trees)} trees")
+            stack.extend((p.id, True) for p in found.parts)
+            for n in found.nodes:
                 self.data.update(n.content)
                 if n.subtree is not None:
-                    stack.append(n.subtree)
+                    stack.append((n.subtree, False))
 
-    def _tree(self, tree: bytes) -> list[Node] | None:
-        """A tree's nodes, read here or else healed from the replica; None if lost."""
+    def _tree(self, tree: bytes, part: bool) -> Listing | None:
+        """A tree's listing, read here or else healed from the replica; None if lost."""
         data = self._read(tree)
         if data is None:
             data = self._heal(tree, TREE)
         if data is None:
             return None
+        what = f"{'part' if part else 'tree'} {tree.hex()}"
+        derive = self.repo.id_from_digest
         try:
-            return self._decode(tree, data)
+            if part:
+                return Listing(decode_tree_data(data, what, derive), [])
+            return decode_listing(data, what, derive)
         except DAMAGE as e:  # authentic but unusable: a replica's copy is the same
             self.broken[tree] = str(e)
             self.malformed.add(tree)
             return None
-
-    def _decode(self, tree: bytes, data: bytes) -> list[Node]:
-        doc = self.repo.parse_tree(tree, data)
-        return decode_tree(doc, f"tree {tree.hex()}", self.repo.id_from_digest)
 
     def _read(self, blob: bytes) -> bytes | None:
         """The blob from any copy the index knows outside damaged packs; each failed copy
