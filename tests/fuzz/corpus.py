@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgpack
+import pytest
 from hypothesis import HealthCheck, settings
 
-from ripcord.archive.node import decode_tree
+from ripcord.archive.node import SPLIT_VERSION, decode_listing
 from ripcord.errors import CorruptObject, UnsafePath, UnsupportedFormat
 from ripcord.repository import Repository
 from ripcord.repository.checks import CHECK_AAD, decode_check
@@ -44,6 +45,7 @@ from ripcord.repository.snapshots import SNAPSHOT_AAD, decode_snapshot
 from ripcord.retention.prune import referenced
 from ripcord.storage import LocalStore, MemoryStore
 from tests.conftest import PASSWORD, Cli
+from tests.splits import small_parts
 
 # What a parser may raise on hostile input: a documented error, nothing else.
 CLEAN = (CorruptObject, UnsupportedFormat, UnsafePath)
@@ -91,7 +93,9 @@ def _kind_of(name: str) -> str:
 
 def build_corpus(tmp: Path) -> Corpus:
     """A real repository (parity on) after backups, protect, forget, prune, check and drill,
-    and every object in it, plus pending records and a lock sealed with its key."""
+    and every object in it, plus pending records and a lock sealed with its key. One
+    folder is big enough, at test scale, to be a split tree: its tree and its parts are
+    in the corpus."""
     env = {
         "RIPCORD_PASSWORD": PASSWORD,
         "RIPCORD_CACHE_DIR": str(tmp / "cache"),
@@ -109,9 +113,14 @@ def build_corpus(tmp: Path) -> Corpus:
     (src / "dir" / "deeper" / "empty").write_bytes(b"")
     os.symlink("text", src / "link")
     os.link(src / "text", src / "dir" / "hardlink")
-    first = cli.ok("backup", str(src), "--json").json["snapshot_id"]
-    (src / "text").write_text("changed\n")
-    second = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+    (src / "many").mkdir()
+    for i in range(40):
+        (src / "many" / f"f{i:03}").write_text(f"{i}\n")
+    with pytest.MonkeyPatch.context() as mp:
+        small_parts(mp)
+        first = cli.ok("backup", str(src), "--json").json["snapshot_id"]
+        (src / "text").write_text("changed\n")
+        second = cli.ok("backup", str(src), "--json").json["snapshot_id"]
     cli.ok("protect", first)
     cli.ok("forget", second)
     cli.ok("check")
@@ -134,6 +143,8 @@ def build_corpus(tmp: Path) -> Corpus:
         stored = [Sample(_kind_of(n), n, store.get(n)) for n in names]
         _, trees = referenced(repo, repo.snapshots())
         blobs = [Sample("tree", f"tree/{t.hex()}", repo.read_blob(t)) for t in sorted(trees)]
+        split = [b for b in blobs if msgpack.unpackb(b.data).get("v") == SPLIT_VERSION]
+        assert split, "the corpus holds no split tree: small_parts did not reach the backup"
     finally:
         repo.close()
     return Corpus(key, id_key, (*stored, *extra, *blobs))
@@ -151,8 +162,8 @@ def _pack(c: Corpus, name: str, data: bytes) -> object:
 
 
 def _tree(c: Corpus, name: str, data: bytes) -> object:
-    doc = Repository.parse_tree(bytes(32), data)
-    return decode_tree(doc, name, lambda digest: digest)
+    """A tree blob of either version: a folder's nodes, or a split tree's parts."""
+    return decode_listing(data, name, lambda digest: digest)
 
 
 def _key(c: Corpus, name: str, data: bytes) -> object:
