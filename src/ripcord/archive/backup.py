@@ -28,6 +28,7 @@ import blake3
 from pyfastcdc import FastCDC
 
 from ripcord.archive.excludes import Excluder, is_cache_dir
+from ripcord.archive.holes import Window, data_ranges, zero_chunks
 from ripcord.archive.meta import node_from_stat, read_xattrs
 from ripcord.archive.node import (
     DIR,
@@ -55,6 +56,7 @@ SCAN_AHEAD = 512  # directory listings read ahead of the walk
 READ_WORKERS = 4
 READ_GROUP = 32  # small files read by one worker in one go
 READ_AHEAD = 4  # groups read ahead of the walk, per directory
+HOLE_CHUNKS = 4  # a hole of at least this many largest chunks is not read (archive/holes.py)
 
 Wire = dict[str, Any]
 
@@ -229,6 +231,8 @@ class Backup:
         self._has_parent = False  # set by _run: with no parent, no file is looked at for a note
         # every PATH given, nested ones too: with -x, a mount named like `/home` is entered
         self._named = {os.path.normpath(os.path.abspath(os.fsencode(p))) for p in options.paths}
+        self._zero = bytes(repo.config.chunker.max_size)  # a hole's chunk, hashed once
+        self._zero_digest = blake3.blake3(self._zero).digest()
         self._scan = Scanner(SCAN_WORKERS, SCAN_AHEAD)
         self._read = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="ripcord-read")
 
@@ -650,7 +654,7 @@ class Backup:
         n = 0
         digest = blake3.blake3(b"").digest()
         for data in self._cut(f, size_hint):
-            digest = blake3.blake3(data).digest()
+            digest = self._zero_digest if data is self._zero else blake3.blake3(data).digest()
             content.append(put(data, self.repo.id_from_digest(digest)))
             if n == 0:
                 first = data
@@ -674,8 +678,23 @@ class Backup:
                     yield data
                 return
             yield from (bytes(c.data) for c in self._chunker().cut_buf(data))
-        else:
-            yield from (bytes(c.data) for c in self._chunker().cut_stream(f))
+            return
+        ranges = data_ranges(f.fileno(), size_hint, HOLE_CHUNKS * len(self._zero))
+        if ranges is None:  # not sparse (or not much): every byte read and cut
+            yield from self._stream(f)
+            return
+        pos = 0
+        for start, end in ranges:  # the holes between as chunks of zeros, never read
+            yield from zero_chunks(start - pos, self._zero)
+            f.seek(start)
+            yield from self._stream(Window(f, end - start))
+            pos = end
+        yield from zero_chunks(size_hint - pos, self._zero)
+        f.seek(size_hint)
+        yield from self._stream(f)  # what was added since the stat, as without holes
+
+    def _stream(self, f: Any) -> Iterator[bytes]:
+        return (bytes(c.data) for c in self._chunker().cut_stream(f))
 
     def _chunker(self) -> FastCDC:
         """FastCDC objects are not thread-safe: one per thread."""
