@@ -17,21 +17,26 @@ from typing import Any
 import pytest
 
 from ripcord.archive.node import Part, split_doc
-from ripcord.archive.trees import listing
+from ripcord.archive.trees import MAX_DEPTH, listing
 from ripcord.errors import EXIT_DAMAGED
 from ripcord.repository import packer
 from ripcord.repository.index import Location
 from ripcord.retention.prune import referenced
 from tests.conftest import PASSWORD, Cli
 from tests.faults import (
+    Damage,
     api_repo,
     assert_clean_failure,
     damage,
     files_under,
+    frame_middle,
     hostile_snapshot,
     node_at,
     pack_path,
+    raw_dir,
+    raw_file,
     raw_node,
+    raw_tree,
 )
 from tests.splits import small_parts
 
@@ -99,14 +104,24 @@ def test_check_reads_a_split_folder_and_counts_its_parts_as_used(split: Split) -
     assert doc["packs_read"] == doc["packs"]
 
 
-def test_a_lost_part_is_damage_named_at_its_folder(split: Split) -> None:
-    lose(split, split.parts[1])
-    code, doc = check(split.cli)
+@pytest.mark.parametrize(
+    ("how", "args", "kind"),
+    [
+        ("missing", (), "missing-pack"),
+        ("bitflip", (), "damaged-tree"),  # the walk reads the part: it fails authentication
+        ("bitflip", ("--read-data",), "damaged-data"),  # found reading the pack back first
+    ],
+)
+def test_a_lost_part_is_damage_named_at_its_folder(
+    split: Split, how: Damage, args: tuple[str, ...], kind: str
+) -> None:
+    part = split.parts[1]
+    loc = split.packs[part.id]
+    damage(pack_path(split.cli, loc), how, None if how == "missing" else frame_middle(loc))
+    code, doc = check(split.cli, *args)
     assert code == EXIT_DAMAGED and not doc["ok"]
     (error,) = doc["errors"]
-    assert (
-        error["kind"] == "missing-pack" and split.packs[split.parts[1].id].pack in error["message"]
-    )
+    assert error["kind"] == kind and loc.pack in error["message"] + part.id.hex()
     assert error["paths"] == [f"{split.snap[:12]}:{split.big}"]
     assert doc["notes"] == []  # what the lost part used is unknown: no "unused data" guess
     shown = split.cli("check")
@@ -133,6 +148,21 @@ def test_a_part_that_lies_is_damage_without_a_traceback(split: Split) -> None:
     assert any("a split tree where one part was expected" in e["message"] for e in trees)
     assert {p for e in trees for p in e["paths"]} == {f"{s[:12]}:/big" for s in snaps}
     assert split.snap[:12] not in str(doc["errors"])  # the honest snapshot is intact
+
+
+def test_parts_are_not_a_folder_level_for_the_depth_limit(cli: Cli) -> None:
+    """Files split across parts at the deepest level allowed: check finds nothing too
+    deep (were parts counted as folders, the snapshot would be one level over)."""
+    with api_repo(cli) as repo:
+        parts = [Part(n, 1, raw_tree(repo, [raw_file(repo, n, n)])) for n in (b"a", b"b")]
+        node = raw_node(b"d", "dir", mode=0o755, subtree=repo.save_tree(split_doc(parts)))
+        for _ in range(MAX_DEPTH - 2):
+            node = raw_dir(repo, b"d", [node])
+        hostile_snapshot(repo, [node])  # files MAX_DEPTH components deep: allowed
+        deeper = hostile_snapshot(repo, [raw_dir(repo, b"d", [node])])  # one more: not
+    code, doc = check(cli)
+    assert code == EXIT_DAMAGED
+    assert [(e["kind"], e["snapshots"]) for e in doc["errors"]] == [("too-deep", [deeper])]
 
 
 def test_cat_shows_a_split_tree_as_its_parts_and_a_part_as_its_nodes(split: Split) -> None:
