@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ripcord.archive.trees import below
 from ripcord.repository import Snapshot
 from ripcord.ui import download, restore, search, versions
 from ripcord.ui.entries import Entry, crumbs
-from ripcord.ui.paths import path_after, quote_path, shown, text
+from ripcord.ui.paging import Page, page_after, page_before
+from ripcord.ui.paths import path_after, query_name, quote_path, shown, text
 from ripcord.ui.reading import answered, locate
 from ripcord.ui.render import page
 from ripcord.ui.site import Site
@@ -95,16 +95,22 @@ def _to_root(request: Request) -> Response:
 
 
 def _browse(request: Request) -> Response:
+    """A folder a page of entries at a time (`?after=NAME`, `?before=NAME`), or a file."""
     site: Site = request.app.state.site
     name, snap_id = request.path_params["repo"], request.path_params["snap"]
     path = path_after(request, 4)
     at = locate(site, name, snap_id, path)
     entries: list[Entry] = []
+    shown_page = Page([], False, False)
     if at.is_dir and at.node.subtree is not None:
+        after, before = query_name(request, "after"), query_name(request, "before")
         with answered(), site.using(name) as repo:
-            children = below(repo, at.node.subtree, path)
+            if before is not None:
+                shown_page = page_before(repo, at.node.subtree, path, before)
+            else:
+                shown_page = page_after(repo, at.node.subtree, path, after)
         base = path.rstrip(b"/") + b"/"
-        entries = [Entry(c, base + c.name) for c in children]
+        entries = [Entry(c, base + c.name) for c in shown_page.nodes]
     return page(
         request,
         "browse.html",
@@ -114,4 +120,11 @@ def _browse(request: Request) -> Response:
         at=at,
         crumbs=crumbs(path),
         entries=entries,
+        previous=_query("before", entries[0]) if shown_page.more_before and entries else None,
+        next=_query("after", entries[-1]) if shown_page.more_after and entries else None,
     )
+
+
+def _query(key: str, entry: Entry) -> str:
+    """The query of the page before or after `entry` (names as raw bytes, quoted)."""
+    return f"?{key}={quote(entry.node.name, safe='')}"

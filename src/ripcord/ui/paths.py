@@ -63,6 +63,22 @@ def path_after(request: Request, segments: int) -> bytes:
     return unquote_path(pieces[segments + 1] if len(pieces) > segments + 1 else b"")
 
 
+def query_name(request: Request, key: str) -> bytes | None:
+    """The name a query parameter carries as percent-encoded raw bytes (`?after=%FF`),
+    from the raw query (starlette decodes it as UTF-8 with replacement, losing bytes);
+    None when absent, 404 when it is not a possible name."""
+    raw: bytes = request.scope.get("query_string", b"")
+    for piece in raw.split(b"&"):
+        k, _, v = piece.partition(b"=")
+        if k == key.encode():
+            name = unquote_to_bytes(v.replace(b"+", b" "))
+            try:
+                return check_name(name)
+            except UnsafePath:
+                raise HTTPException(404, "no such name in the folder") from None
+    return None
+
+
 def shown(path: bytes) -> str:
     """A path as text for a page: bytes that are not UTF-8 shown as \\xNN escapes."""
     return path.decode("utf-8", "backslashreplace")
