@@ -10,7 +10,8 @@ file to a pool of writers, which create it, read frames (each loaded once even
 when several writers want it) and write in parallel; so an interrupt of the
 walk leaves no empty file behind, and a writer that fails removes its file.
 A hard link waits for its file. A directory's metadata is set once everything
-inside it is done.
+inside it is done. A folder split in parts is taken a part at a time, so a folder of a
+million entries holds one part's nodes and blob locations, not the million.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import blake3
 
 from ripcord.archive.excludes import Excluder
 from ripcord.archive.meta import write_xattrs
-from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node
+from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node, Part
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import along, below, load_nodes, split_path
+from ripcord.archive.trees import along, iter_nodes, listing_below, part_nodes, split_path
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.index import Location
@@ -43,6 +44,7 @@ IN_FLIGHT = 32  # files being written at once (each holds an open descriptor)
 BATCH_BELOW = 64 << 10  # files smaller than this go to writers in batches
 BATCH = 64  # files in one batch
 PENDING_DIRS = 256  # directories kept open awaiting their files before a drain
+KEPT_JOBS = 4096  # writer jobs listed before the finished ones are let go
 
 
 _FileJob = tuple[int, bytes, Node, list[Location]]  # dir fd, path, node, blob locations
@@ -50,16 +52,20 @@ _FileJob = tuple[int, bytes, Node, list[Location]]  # dir fd, path, node, blob l
 
 @dataclass
 class _Frame:
-    """A directory being restored: open, with its entries handed out one by one."""
+    """A directory being restored: open, with its entries handed out one by one, a
+    part at a time when its tree is split."""
 
     dir_fd: int  # of its parent
     path: bytes
     node: Node
     created: bool  # by this restore: removed again if nothing goes into it
     fd: int = -1
-    children: list[Node] = field(default_factory=list)
-    locs: dict[bytes, Location] = field(default_factory=dict)
+    children: list[Node] = field(default_factory=list)  # of the part being handed out
+    locs: dict[bytes, Location] = field(default_factory=dict)  # of those children's blobs
     next: int = 0  # the next child to restore
+    tree: bytes = b""  # its tree's id
+    parts: list[Part] = field(default_factory=list)  # of a split tree
+    part: int = 0  # the next part to read
     wrote: bool = False
 
 
@@ -132,8 +138,7 @@ class Restorer:
         self.progress.start(None)
         try:
             if not self.options.paths:
-                for child in load_nodes(self.repo, root):
-                    self._restore(target_fd, b"/" + child.name, child)
+                self._restore_root(target_fd, root)
             for path in self.options.paths:
                 self._restore_path(target_fd, root, path)
             self._drain()
@@ -175,8 +180,7 @@ class Restorer:
         """Restore one path, creating (and dating) the directories above it."""
         parts = split_path(path)
         if not parts:
-            for child in load_nodes(self.repo, root):
-                self._restore(target_fd, b"/" + child.name, child)
+            self._restore_root(target_fd, root)
             return
         nodes = along(self.repo, root, path)  # one walk down, not one per folder above
         leaf = nodes[-1]
@@ -199,6 +203,10 @@ class Restorer:
             raise
         for fd in fds[1:]:
             os.close(fd)
+
+    def _restore_root(self, target_fd: int, root: bytes) -> None:
+        for child in iter_nodes(self.repo, root):
+            self._restore(target_fd, b"/" + child.name, child)
 
     def _date_above(self, target_fd: int) -> None:
         """Mode, owner and times of the folders above the PATHS restored, each after
@@ -282,6 +290,9 @@ class Restorer:
                     elif self._selected(at, child):
                         self._guarded(at, self._enter, frames, top.fd, at, child)
                     continue
+                if top.part < len(top.parts):
+                    self._guarded(top.path, self._next_part, top)
+                    continue
                 frames.pop()
                 done = self._guarded(top.path, self._leave, top)
                 if frames:
@@ -300,12 +311,24 @@ class Restorer:
         frame = _Frame(dir_fd, path, node, not _exists(dir_fd, node.name))
         frame.fd = self._open_dir(dir_fd, node.name, created_mode=0o700)
         try:
-            frame.children = below(self.repo, node.subtree, path) if node.subtree else []
+            if node.subtree:
+                found = listing_below(self.repo, node.subtree, path)
+                frame.tree, frame.children, frame.parts = node.subtree, found.nodes, found.parts
             frame.locs = self.repo.locate_many([b for c in frame.children for b in c.content])
         except BaseException:
             self._held.append(frame.fd)  # writers may still use it: closed once they stop
             raise
         frames.append(frame)
+        return True
+
+    def _next_part(self, frame: _Frame) -> bool:
+        """Read a split folder's next part in place of the one handed out; a part that
+        cannot be read costs its entries (reported), not the rest of the folder."""
+        i, frame.part = frame.part, frame.part + 1
+        frame.children, frame.locs, frame.next = [], {}, 0
+        children = part_nodes(self.repo, frame.tree, frame.parts, i)
+        frame.locs = self.repo.locate_many([b for c in children for b in c.content])
+        frame.children = children
         return True
 
     def _leave(self, frame: _Frame) -> bool:
@@ -377,6 +400,8 @@ class Restorer:
             self._slots.release()
             raise
         self._jobs.append(job)
+        if len(self._jobs) >= KEPT_JOBS:  # a folder of a million files drains only at its end
+            self._jobs = [j for j in self._jobs if not j.done()]
         return job
 
     def _fill_all(self, files: list[_FileJob]) -> bool:

@@ -91,11 +91,25 @@ class TooDeep(CorruptObject):
 def below(repo: Repository, tree_id: bytes, path: bytes) -> list[Node]:
     """The nodes of the folder at `path`, refused when they would lie deeper than
     MAX_DEPTH (an empty folder at the limit is fine). Every walk that follows paths
-    down a snapshot reads folders through this one gate."""
-    nodes = load_nodes(repo, tree_id)
-    if nodes and depth(path) >= MAX_DEPTH:
+    down a snapshot reads folders through this one gate (or `listing_below`)."""
+    return list(iter_below(repo, tree_id, path))
+
+
+def listing_below(repo: Repository, tree_id: bytes, path: bytes) -> Listing:
+    """The listing of the folder at `path`, its parts not yet read, refused past
+    MAX_DEPTH as `below` refuses: for walks that take a split folder a part at a time."""
+    found = listing(repo, tree_id)
+    if (found.nodes or found.parts) and depth(path) >= MAX_DEPTH:
         raise TooDeep(path)
-    return nodes
+    return found
+
+
+def iter_below(repo: Repository, tree_id: bytes, path: bytes) -> Iterator[Node]:
+    """`below` as a stream: a split folder holds one part in memory, not all of it."""
+    found = listing_below(repo, tree_id, path)
+    yield from found.nodes
+    for i in range(len(found.parts)):
+        yield from part_nodes(repo, tree_id, found.parts, i)
 
 
 def load_refs(repo: Repository, tree_id: bytes) -> tuple[list[bytes], list[bytes]]:
@@ -136,11 +150,20 @@ def along(repo: Repository, root: bytes, path: str | bytes) -> list[Node]:
 
 def walk(repo: Repository, node: Node, path: bytes) -> Iterator[tuple[bytes, Node]]:
     """(path, node) for `node` and everything below it, depth first, by name; a loop,
-    not recursion, so depth costs memory for the folders pending, not stack."""
-    stack = [(path, node)]
+    not recursion, so depth costs memory for the folders open on the way down, not
+    stack, and each of those holds one part of its entries, not all of them."""
+    yield path, node
+    stack = [_children(repo, path, node)]
     while stack:
-        path, node = stack.pop()
-        yield path, node
-        if node.type == DIR and node.subtree is not None:
-            base = path.rstrip(b"/") + b"/"
-            stack.extend((base + c.name, c) for c in reversed(below(repo, node.subtree, path)))
+        found = next(stack[-1], None)
+        if found is None:
+            stack.pop()
+            continue
+        yield found
+        stack.append(_children(repo, *found))
+
+
+def _children(repo: Repository, path: bytes, node: Node) -> Iterator[tuple[bytes, Node]]:
+    if node.type == DIR and node.subtree is not None:
+        base = path.rstrip(b"/") + b"/"
+        yield from ((base + c.name, c) for c in iter_below(repo, node.subtree, path))
