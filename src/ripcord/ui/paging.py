@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ripcord.archive.node import Node
-from ripcord.archive.trees import MAX_DEPTH, TooDeep, depth, listing, part_nodes
+from ripcord.archive.trees import listing_below, part_nodes
 from ripcord.repository import Repository
 
 PAGE = 1000  # entries a page shows
@@ -33,9 +33,7 @@ class _Runs:
 
 
 def _runs(repo: Repository, tree_id: bytes, path: bytes) -> _Runs:
-    found = listing(repo, tree_id)
-    if (found.nodes or found.parts) and depth(path) >= MAX_DEPTH:
-        raise TooDeep(path)  # as archive.trees.below refuses it
+    found = listing_below(repo, tree_id, path)  # refused past MAX_DEPTH, as below() is
     if not found.parts:
         return _Runs([b""], lambda _: found.nodes)
     parts = found.parts
