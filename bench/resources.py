@@ -9,7 +9,9 @@ after a restore) from st_blocks, so a sparse file restored whole shows:
 
 - a sparse file of 50 GiB (nothing on disk, all of it zeros to read);
 - a file of 10 million zero bytes;
-- a directory with 1 million empty files (synthetic: one level, names f0000000...).
+- a directory with 1 million empty files (synthetic: one level, names f0000000...),
+  backed up three times: the first, again with no change, and after one file is added
+  in the middle (the repository's growth is what that one file cost), then restored.
 
 `--restic` runs restic on the same source beside it (restic 0.14 cannot restore a
 file sparse, so the sparse file is read back with `restic dump` to /dev/null
@@ -56,6 +58,19 @@ class Case:
     what: str
     make: Callable[[Path], Path]
     huge: bool = False  # restic would write it whole on restore: read it with dump
+    again: Callable[[Path], None] | None = None  # a change for a third backup, after a second
+
+
+def add_one(root: Path) -> None:
+    """One more empty file, named to sort into the middle of many_entries' names."""
+    names = sorted(os.listdir(root))
+    os.close(os.open(root / (names[len(names) // 2] + "a"), os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def remove_added(root: Path) -> None:
+    for name in os.listdir(root):
+        if name.endswith("a"):
+            os.unlink(root / name)
 
 
 def ripcord() -> str:
@@ -88,7 +103,7 @@ def measured(what: str, argv: list[str], env: dict[str, str], disk: Path | None 
     run = Run(what, seconds, usage.ru_maxrss / 1024, on_disk, failed)
     print(
         f"{run.what}: {run.seconds:.1f} s, {run.peak_rss_mib:.0f} MiB, "
-        f"{run.disk_mib:.1f} MiB on disk {run.error}",
+        f"{run.disk_mib:.2f} MiB on disk {run.error}",
         flush=True,
     )
     return run
@@ -136,7 +151,12 @@ def cases(scale: float) -> list[Case]:
             huge=True,
         ),
         Case("zeros", f"file of {ZEROS:,} zero bytes", lambda p: zeros_file(p, ZEROS)),
-        Case("entries", f"directory of {entries:,} entries", lambda p: many_entries(p, entries)),
+        Case(
+            "entries",
+            f"directory of {entries:,} entries",
+            lambda p: many_entries(p, entries),
+            again=add_one,
+        ),
     ]
 
 
@@ -151,8 +171,9 @@ def ripcord_runs(case: Case, src: Path, work: Path) -> list[Run]:
     repo = ["-r", str(work / "repo")]
     init = [exe, *repo, "init", "--kdf-iterations", "1", "--kdf-memory-mib", "8"]
     subprocess.run(init, env=env, check=True, capture_output=True)
-    runs = [measured(f"ripcord backup: {case.what}", [exe, *repo, "backup", str(src)], env,
-                     work / "repo")]  # fmt: skip
+    backup = [exe, *repo, "backup", str(src)]
+    runs = [measured(f"ripcord backup: {case.what}", backup, env, work / "repo")]
+    runs += backups_again(case, src, "ripcord", backup, env, work / "repo")
     target = work / "out"
     restore = [exe, *repo, "restore", "latest", "--target", str(target), "--verify"]
     run = measured(f"ripcord restore: {case.what}", restore, env, target)
@@ -160,6 +181,19 @@ def ripcord_runs(case: Case, src: Path, work: Path) -> list[Run]:
         run = Run(run.what, run.seconds, run.peak_rss_mib, run.disk_mib, "restored tree differs")
     shutil.rmtree(work)
     return [*runs, run]
+
+
+def backups_again(
+    case: Case, src: Path, tool: str, argv: list[str], env: dict[str, str], repo: Path
+) -> list[Run]:
+    """For a case with `again`: a second backup with nothing changed, and a third after
+    the change (undone at the end of the case, by `bench`)."""
+    if case.again is None:
+        return []
+    runs = [measured(f"{tool} backup, no change: {case.what}", argv, env, repo)]
+    case.again(src)
+    runs.append(measured(f"{tool} backup, one file added: {case.what}", argv, env, repo))
+    return runs
 
 
 def restic_runs(case: Case, src: Path, work: Path) -> list[Run]:
@@ -173,8 +207,9 @@ def restic_runs(case: Case, src: Path, work: Path) -> list[Run]:
         "RESTIC_CACHE_DIR": str(work / "cache"),
     }
     subprocess.run([exe, "init"], env=env, check=True, capture_output=True)
-    runs = [measured(f"restic backup: {case.what}", [exe, "backup", "-q", str(src)], env,
-                     work / "repo")]  # fmt: skip
+    backup = [exe, "backup", "-q", str(src)]
+    runs = [measured(f"restic backup: {case.what}", backup, env, work / "repo")]
+    runs += backups_again(case, src, "restic", backup, env, work / "repo")
     if case.huge:
         files = [str(p) for p in sorted(src.iterdir())]
         dump = [exe, "dump", "latest", *files[:1]]
@@ -194,6 +229,7 @@ def bench(work: Path, scale: float, keys: set[str], restic: bool) -> list[Run]:
             continue
         src = case.make(work / case.key / "src")
         runs += ripcord_runs(case, src, work / case.key / "ripcord")
+        remove_added(src)
         if restic:
             runs += restic_runs(case, src, work / case.key / "restic")
         shutil.rmtree(work / case.key)
@@ -215,7 +251,7 @@ def main() -> None:
     print("\n| run | seconds | peak RSS (MiB) | disk (MiB) |\n| --- | ---: | ---: | ---: |")
     for r in runs:
         failed = f" **failed**: {r.error}" if r.error else ""
-        print(f"| {r.what}{failed} | {r.seconds:.1f} | {r.peak_rss_mib:.0f} | {r.disk_mib:.1f} |")
+        print(f"| {r.what}{failed} | {r.seconds:.1f} | {r.peak_rss_mib:.0f} | {r.disk_mib:.2f} |")
 
 
 if __name__ == "__main__":
