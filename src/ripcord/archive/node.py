@@ -286,7 +286,7 @@ def decode_listing(
             key = u.unpack()
             if key in seen:
                 raise ValueError(f"key {key!r} twice")
-            if key == "nodes" and seen.get("v") == TREE_VERSION:
+            if key == "nodes":  # decoded as it streams, whatever the version turns out
                 nodes = [Node.from_wire(u.unpack(), derive) for _ in range(u.read_array_header())]
                 seen[key] = True
             else:
