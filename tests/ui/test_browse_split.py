@@ -12,10 +12,10 @@ from urllib.parse import quote, unquote_to_bytes
 import httpx
 import pytest
 
-from ripcord.archive.trees import find, listing
+from ripcord.archive.trees import MAX_DEPTH, find, listing
 from ripcord.ui.paging import PAGE
 from tests.conftest import Cli
-from tests.faults import api_repo
+from tests.faults import api_repo, nested_snapshot
 from tests.splits import small_parts
 from tests.uiserver import Dashboard
 
@@ -89,3 +89,17 @@ def ok(c: httpx.Client, url: str) -> str:
     r = c.get(url)
     assert r.status_code == 200, r.text
     return r.text
+
+
+def test_a_folder_whose_entries_lie_too_deep_is_refused(
+    cli: Cli, tmp_path: Path, dashboard: list[Dashboard]
+) -> None:
+    snap = nested_snapshot(cli, MAX_DEPTH)  # d/d/.../d/bottom: bottom one level too deep
+    d = Dashboard.start(["-r", str(cli.repo)], cli.env, tmp_path / "ui.log")
+    dashboard.append(d)
+    c = d.client()
+    folder = f"/snapshots/repository/{snap}/browse/" + "d/" * (MAX_DEPTH - 1)
+    deepest = "/".join(["d"] * MAX_DEPTH)
+    assert f'/browse/{deepest}">d/</a>' in ok(c, folder)  # a folder at the limit is listed
+    refused = c.get(folder + "d")
+    assert refused.status_code == 502 and f"deeper than {MAX_DEPTH} levels" in refused.text
