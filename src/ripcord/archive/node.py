@@ -268,6 +268,29 @@ def parts_from_wire(items: Any) -> list[Part]:
     return out
 
 
+def part_what(tree_id: bytes, parts: list[Part], i: int) -> str:
+    """How errors name part `i` of the split tree `tree_id`."""
+    return f"tree {tree_id.hex()} part {i} ({parts[i].id.hex()})"
+
+
+def check_part(nodes: list[Node], parts: list[Part], i: int, what: str) -> list[Node]:
+    """The nodes of a split tree's part `i`, checked to be what the tree lists: as many
+    as it says, the first named as it says, in strict name order, and all before the
+    next part's first name. So parts can neither overlap nor hide a name from a lookup."""
+    part = parts[i]
+    end = parts[i + 1].first if i + 1 < len(parts) else None
+    if len(nodes) != part.count:
+        raise CorruptObject(f"{what}: {len(nodes)} entries where the tree lists {part.count}")
+    if nodes[0].name != part.first:
+        raise CorruptObject(f"{what}: its first entry is not the one the tree names")
+    prev = b""
+    for n in nodes:
+        if n.name <= prev or (end is not None and n.name >= end):
+            raise CorruptObject(f"{what}: entries out of name order")
+        prev = n.name
+    return nodes
+
+
 def decode_listing(
     data: bytes, what: str, derive: Callable[[bytes], bytes] | None = None
 ) -> Listing:

@@ -11,8 +11,10 @@ from ripcord.archive.node import (
     Listing,
     Node,
     Part,
+    check_part,
     decode_listing,
     decode_tree_data,
+    part_what,
     tree_refs,
 )
 from ripcord.errors import CorruptObject, RipcordError
@@ -39,23 +41,11 @@ def iter_nodes(repo: Repository, tree_id: bytes) -> Iterator[Node]:
 
 
 def part_nodes(repo: Repository, tree_id: bytes, parts: list[Part], i: int) -> list[Node]:
-    """The nodes of a split tree's part `i`, checked to be what the tree lists: as many
-    as it says, the first named as it says, in strict name order, and all before the
-    next part's first name. So parts can neither overlap nor hide a name from a lookup."""
-    part = parts[i]
-    what = f"tree {tree_id.hex()} part {i} ({part.id.hex()})"
-    nodes = decode_tree_data(repo.read_blob(part.id), what, repo.id_from_digest)
-    end = parts[i + 1].first if i + 1 < len(parts) else None
-    if len(nodes) != part.count:
-        raise CorruptObject(f"{what}: {len(nodes)} entries where the tree lists {part.count}")
-    if nodes[0].name != part.first:
-        raise CorruptObject(f"{what}: its first entry is not the one the tree names")
-    prev = b""
-    for n in nodes:
-        if n.name <= prev or (end is not None and n.name >= end):
-            raise CorruptObject(f"{what}: entries out of name order")
-        prev = n.name
-    return nodes
+    """The nodes of a split tree's part `i`, checked to be what the tree lists
+    (node.check_part)."""
+    what = part_what(tree_id, parts, i)
+    nodes = decode_tree_data(repo.read_blob(parts[i].id), what, repo.id_from_digest)
+    return check_part(nodes, parts, i, what)
 
 
 def lookup(repo: Repository, tree_id: bytes, name: bytes) -> Node | None:
