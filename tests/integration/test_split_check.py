@@ -150,6 +150,29 @@ def test_a_part_that_lies_is_damage_without_a_traceback(split: Split) -> None:
     assert split.snap[:12] not in str(doc["errors"])  # the honest snapshot is intact
 
 
+def test_repair_drops_a_split_tree_that_lies_about_a_part_it_shares(
+    split: Split, tmp_path: Path
+) -> None:
+    """A crafted snapshot lists a real part (one the honest snapshot uses too) with one
+    entry more than it holds. Its folder is lost, as restore would refuse it; the honest
+    snapshot, walked first and using the same part, is whole."""
+    first, *rest = split.parts
+    with api_repo(split.cli) as repo:
+        lying = repo.save_tree(split_doc([Part(first.first, first.count + 1, first.id), *rest]))
+        keep = raw_file(repo, b"kept", b"beside the lying folder\n")
+        hostile = hostile_snapshot(repo, [raw_node(b"big", "dir", mode=0o755, subtree=lying), keep])
+    r = split.cli("repair", "snapshots", "--json")
+    assert_clean_failure(r, f"{hostile[:12]}:/big/", code=EXIT_DAMAGED)
+    assert [(b["snapshot"], b["paths"]) for b in r.json["broken"]] == [(hostile, ["/big/"])]
+    r = split.cli("repair", "snapshots", "--forget-broken", "--json")
+    assert r.code == 0, r.err
+    (done,) = r.json["broken"]
+    out = tmp_path / "out"
+    split.cli.ok("restore", done["new_snapshot"], "--target", str(out), "--verify")
+    assert sorted(p.name for p in out.iterdir()) == ["kept"]
+    split.cli.ok("check")
+
+
 def test_parts_are_not_a_folder_level_for_the_depth_limit(cli: Cli) -> None:
     """Files split across parts at the deepest level allowed: check finds nothing too
     deep (were parts counted as folders, the snapshot would be one level over)."""

@@ -25,7 +25,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ripcord.archive.node import Listing, decode_listing, decode_tree_data
+from ripcord.archive.node import (
+    Listing,
+    Part,
+    check_part,
+    decode_listing,
+    decode_tree_data,
+    part_what,
+)
 from ripcord.archive.progress import NullProgress, Progress
 from ripcord.errors import CorruptObject, MissingObject, RipcordError, UnsafePath
 from ripcord.repository import DATA, TREE, Repository, Snapshot, chain_heads
@@ -40,6 +47,7 @@ MAX_NAMED = 1000  # lost paths kept per snapshot; the count is always exact
 TAG = "repaired"
 
 Say = Callable[[str], None]
+Listed = tuple[bytes, list[Part], int]  # a part as a split tree lists it: (tree, parts, index)
 
 
 @dataclass
@@ -74,6 +82,14 @@ class RepairReport:
     @property
     def lost(self) -> int:
         return sum(b.lost for b in self.broken if b.action not in ("repaired", "forgotten"))
+
+
+def _as_listed(listed: Listed) -> tuple[bytes, bytes, int, bytes | None]:
+    """What a split tree says of its part `i`: its id, first name, count, and the name
+    it must end before. Parts listed alike are checked once."""
+    _, parts, i = listed
+    end = parts[i + 1].first if i + 1 < len(parts) else None
+    return parts[i].id, parts[i].first, parts[i].count, end
 
 
 def check_replica(repo: Repository, replica: Repository) -> None:
@@ -170,6 +186,7 @@ class _Run:
         self.data: set[bytes] = set()
         self.broken: dict[bytes, str] = {}  # blob -> why, while it is not healed
         self.malformed: set[bytes] = set()  # authentic trees that cannot be used
+        self.listed: set[tuple[bytes, bytes, int, bytes | None]] = set()  # parts checked
         self.healed: set[bytes] = set()
         self.damaged: set[str] = set()  # packs that failed a read, or lost their trailer
 
@@ -213,40 +230,53 @@ class _Run:
 
     def _walk(self, root: bytes) -> None:
         """A split tree's parts are tree blobs walked like subtrees, but read as parts:
-        a version-1 tree each (a part that is itself split is malformed)."""
-        stack = [(root, False)]
+        a version-1 tree each, checked against each listing that names it. A part can
+        be what one split tree lists and not what another lists (a crafted one): the
+        listing that lies is malformed, and its folder lost, as restore would refuse it."""
+        stack: list[tuple[bytes, Listed | None]] = [(root, None)]
         while stack:
-            tree, part = stack.pop()
-            if tree in self.trees or tree in self.broken:
+            tree, listed = stack.pop()
+            if tree in self.broken or (listed is None and tree in self.trees):
                 continue
-            found = self._tree(tree, part)
-            if found is None:
+            if listed is not None:
+                if _as_listed(listed) in self.listed:
+                    continue
+                self.listed.add(_as_listed(listed))
+            found = self._tree(tree, listed)
+            if found is None or tree in self.trees:  # a part walked where another lists it
                 continue
             self.trees.add(tree)
             if len(self.trees) % 200 == 0:
                 self.progress.item(f"{len(self.trees)} trees")
-            stack.extend((p.id, True) for p in found.parts)
+            stack.extend((p.id, (tree, found.parts, i)) for i, p in enumerate(found.parts))
             for n in found.nodes:
                 self.data.update(n.content)
                 if n.subtree is not None:
-                    stack.append((n.subtree, False))
+                    stack.append((n.subtree, None))
 
-    def _tree(self, tree: bytes, part: bool) -> Listing | None:
-        """A tree's listing, read here or else healed from the replica; None if lost."""
+    def _tree(self, tree: bytes, listed: Listed | None) -> Listing | None:
+        """A tree's listing (or a part's nodes), read here or else healed from the
+        replica; None if lost."""
         data = self._read(tree)
         if data is None:
             data = self._heal(tree, TREE)
         if data is None:
             return None
-        what = f"{'part' if part else 'tree'} {tree.hex()}"
         derive = self.repo.id_from_digest
         try:
-            if part:
-                return Listing(decode_tree_data(data, what, derive), [])
-            return decode_listing(data, what, derive)
+            if listed is None:
+                return decode_listing(data, f"tree {tree.hex()}", derive)
+            what = part_what(*listed)
+            nodes = decode_tree_data(data, what, derive)
         except DAMAGE as e:  # authentic but unusable: a replica's copy is the same
             self.broken[tree] = str(e)
             self.malformed.add(tree)
+            return None
+        try:
+            return Listing(check_part(nodes, listed[1], listed[2], what), [])
+        except CorruptObject as e:  # the split tree lies about the part
+            self.broken[listed[0]] = str(e)
+            self.malformed.add(listed[0])
             return None
 
     def _read(self, blob: bytes) -> bytes | None:
