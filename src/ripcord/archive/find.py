@@ -3,17 +3,20 @@
 Snapshots of a mostly unchanged tree share most of their subtrees (same blob
 id). The matches found below a tree are kept per tree id, relative to that
 tree, so a subtree shared by a thousand snapshots is loaded and walked once.
+A folder is read as a stream (a split folder a part at a time), so what a search holds
+is its matches, not the entries of the folders it is in.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
 from ripcord.archive.node import DIR, Node
-from ripcord.archive.trees import MAX_DEPTH, TooDeep, below, depth
+from ripcord.archive.trees import MAX_DEPTH, TooDeep, depth, iter_below
 from ripcord.errors import UsageError
 from ripcord.repository import Repository, Snapshot
 
@@ -98,39 +101,49 @@ class Finder:
         return True
 
     def _below(self, tree_id: bytes, at: bytes) -> list[tuple[bytes, Node]]:
-        """Matches inside the tree `tree_id` located at `at`, paths relative to it; trees
-        below are done first, from a stack rather than by recursion (trees can be deep)."""
-        stack = [(tree_id, at)]
-        listed: dict[tuple[bytes, bytes], list[Node]] = {}  # read, waiting on their subtrees
-        while stack:
-            tree, here = stack[-1]
-            key = self._key(tree, here)
-            if self._known(tree, here):
-                stack.pop()
-                continue
-            kids = listed.get(key)
-            if kids is None:
-                kids = listed[key] = below(self._repo, tree, here)
-                todo = [
-                    (c.subtree, here + b"/" + c.name)
-                    for c in kids
-                    if c.type == DIR and c.subtree is not None
-                ]
-                todo = [t for t in todo if not self._known(*t)]
-                if todo:
-                    stack.extend(reversed(todo))
-                    continue
-            found, height = [], 1 if kids else 0
-            for child in kids:
-                path = here + b"/" + child.name
-                if self._criteria.matches(path, child):
-                    found.append((child.name, child))
-                if child.type == DIR and child.subtree is not None:
-                    sub = self._key(child.subtree, path)
-                    prefix = child.name + b"/"
-                    found.extend((prefix + rel, n) for rel, n in self._memo[sub])
-                    height = max(height, 1 + self._height[sub])
-            self._memo[key], self._height[key] = found, height
-            del listed[key]
-            stack.pop()
+        """Matches inside the tree `tree_id` located at `at`, paths relative to it; a
+        folder met is searched when its entry comes, from a stack of the folders open on
+        the way down rather than by recursion (trees can be deep)."""
+        if not self._known(tree_id, at):
+            stack = [_Open(tree_id, at, iter_below(self._repo, tree_id, at))]
+            while stack:
+                top = stack[-1]
+                if top.waiting is not None:  # its matches are known now
+                    self._take(top, *top.waiting)
+                    top.waiting = None
+                for child in top.kids:
+                    top.height = max(top.height, 1)
+                    path = top.here + b"/" + child.name
+                    if self._criteria.matches(path, child):
+                        top.found.append((child.name, child))
+                    if child.type == DIR and child.subtree is not None:
+                        if not self._known(child.subtree, path):
+                            top.waiting = child.name, child.subtree
+                            stack.append(_Open(child.subtree, path, iter_below(
+                                self._repo, child.subtree, path)))  # fmt: skip
+                            break
+                        self._take(top, child.name, child.subtree)
+                else:
+                    key = self._key(top.tree, top.here)
+                    self._memo[key], self._height[key] = top.found, top.height
+                    stack.pop()
         return self._memo[self._key(tree_id, at)]
+
+    def _take(self, top: _Open, name: bytes, subtree: bytes) -> None:
+        """The matches below the folder `name` of `top`, searched already, into top's."""
+        sub = self._key(subtree, top.here + b"/" + name)
+        prefix = name + b"/"
+        top.found.extend((prefix + rel, n) for rel, n in self._memo[sub])
+        top.height = max(top.height, 1 + self._height[sub])
+
+
+@dataclass
+class _Open:
+    """A folder being searched: its entries still to come, its matches so far."""
+
+    tree: bytes
+    here: bytes
+    kids: Iterator[Node]
+    found: list[tuple[bytes, Node]] = field(default_factory=list)
+    height: int = 0  # levels of entries below it seen so far
+    waiting: tuple[bytes, bytes] | None = None  # (name, tree) of a folder searched first

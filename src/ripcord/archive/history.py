@@ -2,7 +2,9 @@
 
 Only the trees along the path are read, each distinct tree once: a directory
 that did not change between snapshots has the same tree id (ids are content
-hashes), so a thousand snapshots of a quiet tree cost a handful of reads.
+hashes), so a thousand snapshots of a quiet tree cost a handful of reads. Of a folder
+split in parts, only the part that holds the path's next name is read, and a folder's
+entries are counted from its parts' listing, unread.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from ripcord.archive.node import DIR, FILE, SYMLINK, Node
-from ripcord.archive.trees import MAX_DEPTH, TooDeep, load_nodes, split_path
+from ripcord.archive.trees import MAX_DEPTH, TooDeep, listing, lookup, split_path
 from ripcord.errors import MissingObject
 from ripcord.repository import Repository, Snapshot
 
@@ -53,17 +55,19 @@ def covers(snap: Snapshot, parts: list[bytes]) -> bool:
 
 
 class _Trees:
-    """Children of each tree read so far, by tree id."""
+    """The entries looked up so far, by tree id and name, and folders' entry counts: the
+    path is one, so each tree is asked for one name, and read once."""
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
-        self.children: dict[bytes, dict[bytes, Node]] = {}
+        self.found: dict[tuple[bytes, bytes], Node | None] = {}
+        self.counts: dict[bytes, int] = {}
 
-    def of(self, tree_id: bytes) -> dict[bytes, Node]:
-        kids = self.children.get(tree_id)
-        if kids is None:
-            kids = self.children[tree_id] = {n.name: n for n in load_nodes(self.repo, tree_id)}
-        return kids
+    def entries(self, tree_id: bytes) -> int:
+        if tree_id not in self.counts:
+            found = listing(self.repo, tree_id)
+            self.counts[tree_id] = len(found.nodes) + sum(p.count for p in found.parts)
+        return self.counts[tree_id]
 
     def find(self, root: bytes, parts: list[bytes]) -> Node | None:
         tree: bytes | None = root
@@ -71,7 +75,9 @@ class _Trees:
         for part in parts:
             if tree is None:
                 return None
-            node = self.of(tree).get(part)
+            if (tree, part) not in self.found:
+                self.found[tree, part] = lookup(self.repo, tree, part)
+            node = self.found[tree, part]
             if node is None:
                 return None
             tree = node.subtree if node.type == DIR else None
@@ -112,7 +118,7 @@ def history(repo: Repository, snapshots: list[Snapshot], path: str) -> list[Hist
             if seen is not None and _version_key(seen.node) == _version_key(node):
                 seen.last, seen.snapshots = snap, seen.snapshots + 1
             else:
-                entries = len(trees.of(node.subtree)) if node.type == DIR and node.subtree else None
+                entries = trees.entries(node.subtree) if node.type == DIR and node.subtree else None
                 seen = Version(node, snap, snap, entries=entries)
                 h.events.append(seen)
             last_with = snap

@@ -7,7 +7,9 @@ can be classed: *changed* (new, or content other than in the snapshot before),
 repository longest), *large* (drawn with odds proportional to size, so a byte
 picked at random lands in it) and *any* (drawn uniformly, so mostly the small
 files that make up most of a tree). A directory that is the same tree as the one
-it is compared with is not read twice.
+it is compared with is not read twice. A directory and those it is compared with are
+read side by side as streams in name order (a split folder a part at a time), so a
+folder of a million entries is never held whole.
 
 Each stratum keeps the best candidates in a reservoir, so memory is bounded by
 the sample size however large the snapshot. A candidate's rank is a keyed hash
@@ -21,14 +23,14 @@ from __future__ import annotations
 import heapq
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import blake3
 
 from ripcord.archive.node import DIR, FILE, SYMLINK, Node
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.trees import below, load_nodes
+from ripcord.archive.trees import iter_below, iter_nodes
 from ripcord.errors import RipcordError
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository.drills import Failure
@@ -91,33 +93,31 @@ def candidates(
     while stack:
         path, tree, prev_tree, old_tree = stack.pop()
         progress.item(os.fsdecode(path or b"/"))
+        before, first = _Compared(repo, prev_tree, tree), _Compared(repo, old_tree, tree)
         try:
-            kids = {n.name: n for n in below(repo, tree, path)}
-        except RipcordError as e:
+            for node in iter_below(repo, tree, path):
+                child = path + b"/" + node.name
+                p, o = before.get(node), first.get(node)
+                if node.type == DIR and node.subtree is not None:
+                    stack.append((child, node.subtree, _subtree(p), _subtree(o)))
+                    continue
+                if node.type not in (FILE, SYMLINK) or (
+                    max_size is not None and node.size > max_size
+                ):
+                    continue
+                pools[ANY].offer(_unit(seed, ANY, snap.id, child), child, node)
+                if node.type == FILE and node.size > 0:
+                    pools[LARGE].offer(
+                        -math.log(_unit(seed, LARGE, snap.id, child)) / node.size, child, node
+                    )
+                if not _same(p, node):
+                    pools[CHANGED].offer(_unit(seed, CHANGED, snap.id, child), child, node)
+                elif oldest is not None and _same(o, node):
+                    pools[UNCHANGED].offer(_unit(seed, UNCHANGED, snap.id, child), child, node)
+        except RipcordError as e:  # what came before the damage was offered already
             out.failures.append(
                 Failure(snap.id, os.fsdecode(path or b"/"), f"directory unreadable: {e}")
             )
-            continue
-        seen = {tree: kids}
-        before = _compared(repo, prev_tree, seen)
-        first = _compared(repo, old_tree, seen)
-        for name, node in kids.items():
-            child = path + b"/" + name
-            p, o = before.get(name), first.get(name)
-            if node.type == DIR and node.subtree is not None:
-                stack.append((child, node.subtree, _subtree(p), _subtree(o)))
-                continue
-            if node.type not in (FILE, SYMLINK) or (max_size is not None and node.size > max_size):
-                continue
-            pools[ANY].offer(_unit(seed, ANY, snap.id, child), child, node)
-            if node.type == FILE and node.size > 0:
-                pools[LARGE].offer(
-                    -math.log(_unit(seed, LARGE, snap.id, child)) / node.size, child, node
-                )
-            if not _same(p, node):
-                pools[CHANGED].offer(_unit(seed, CHANGED, snap.id, child), child, node)
-            elif oldest is not None and _same(o, node):
-                pools[UNCHANGED].offer(_unit(seed, UNCHANGED, snap.id, child), child, node)
     out.strata = {s: [Pick(snap, p, n, s) for p, n in pools[s].best()] for s in STRATA}
     return out
 
@@ -201,23 +201,31 @@ def _unit(seed: int, stratum: str, snap_id: str, path: bytes) -> float:
     return (int.from_bytes(h[:8], "little") + 0.5) / 2**64
 
 
-def _children(repo: Repository, tree: bytes) -> dict[bytes, Node]:
-    return {n.name: n for n in load_nodes(repo, tree)}
+class _Compared:
+    """The entries of a tree compared against, asked for in name order as the walked
+    folder's entries come, and read alongside them. The walked tree itself is not read
+    again. A tree that cannot be read has no entries from there on (it belongs to
+    another snapshot: its damage is not this drill's finding)."""
 
+    def __init__(self, repo: Repository, tree: bytes | None, walked: bytes) -> None:
+        self.same = tree == walked
+        self.entries: Iterator[Node] = iter(())
+        if tree is not None and not self.same:
+            self.entries = iter_nodes(repo, tree)
+        self.head: Node | None = None
 
-def _compared(
-    repo: Repository, tree: bytes | None, seen: dict[bytes, dict[bytes, Node]]
-) -> dict[bytes, Node]:
-    """The children of a tree compared against; none when it cannot be read (it belongs
-    to another snapshot: its damage is not this drill's finding)."""
-    if tree is None:
-        return {}
-    if tree not in seen:
-        try:
-            seen[tree] = _children(repo, tree)
-        except RipcordError:
-            seen[tree] = {}
-    return seen[tree]
+    def get(self, node: Node) -> Node | None:
+        """The entry named as `node`, asked after every name before it."""
+        if self.same:
+            return node
+        while self.head is None or self.head.name < node.name:
+            try:
+                self.head = next(self.entries, None)
+            except RipcordError:
+                self.head, self.entries = None, iter(())
+            if self.head is None:
+                return None
+        return self.head if self.head.name == node.name else None
 
 
 def _same(a: Node | None, b: Node) -> bool:
