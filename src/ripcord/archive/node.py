@@ -273,15 +273,19 @@ def part_what(tree_id: bytes, parts: list[Part], i: int) -> str:
     return f"tree {tree_id.hex()} part {i} ({parts[i].id.hex()})"
 
 
-def check_part(nodes: list[Node], parts: list[Part], i: int, what: str) -> list[Node]:
+def check_part(
+    nodes: list[Node], parts: list[Part], i: int, what: str, listed: int | None = None
+) -> list[Node]:
     """The nodes of a split tree's part `i`, checked to be what the tree lists: as many
-    as it says, the first named as it says, in strict name order, and all before the
-    next part's first name. So parts can neither overlap nor hide a name from a lookup."""
+    as it says (`listed`: as the part held them, when a reader skipped some), the first
+    named as it says, in strict name order, and all before the next part's first name.
+    So parts can neither overlap nor hide a name from a lookup."""
     part = parts[i]
     end = parts[i + 1].first if i + 1 < len(parts) else None
-    if len(nodes) != part.count:
-        raise CorruptObject(f"{what}: {len(nodes)} entries where the tree lists {part.count}")
-    if nodes[0].name != part.first:
+    count = len(nodes) if listed is None else listed
+    if count != part.count:
+        raise CorruptObject(f"{what}: {count} entries where the tree lists {part.count}")
+    if not nodes or nodes[0].name != part.first:
         raise CorruptObject(f"{what}: its first entry is not the one the tree names")
     prev = b""
     for n in nodes:

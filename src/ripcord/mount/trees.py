@@ -13,7 +13,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ripcord.archive.node import SPLIT_VERSION, Node, Part, check_name, decode_tree, parts_from_wire
+from ripcord.archive.node import (
+    SPLIT_VERSION,
+    Node,
+    Part,
+    check_name,
+    check_part,
+    decode_tree,
+    part_what,
+    parts_from_wire,
+)
 from ripcord.errors import CorruptObject, UnsafePath
 from ripcord.mount.lru import LRU
 
@@ -83,10 +92,9 @@ class Trees:
     def _part(self, tree_id: bytes, split: Split, i: int) -> Folder:
         found = self._cache.get((tree_id, i))
         if found is None:
-            part = split.parts[i]
-            end = split.firsts[i + 1] if i + 1 < len(split.parts) else None
-            what = f"tree {tree_id.hex()} part {i} ({part.id.hex()})"
-            found = shown_part(self.repo.load_tree(part.id), what, part, end, self.repo, self.warn)
+            what = part_what(tree_id, split.parts, i)
+            doc = self.repo.load_tree(split.parts[i].id)
+            found = shown_part(doc, what, split.parts, i, self.repo, self.warn)
             self._cache.put((tree_id, i), found, len(found) + 1)
         assert isinstance(found, dict)
         return found
@@ -106,22 +114,12 @@ def shown_listing(doc: Any, what: str, repo: TreeSource, warn: Warn) -> Folder |
 
 
 def shown_part(
-    doc: Any, what: str, part: Part, end: bytes | None, repo: TreeSource, warn: Warn
+    doc: Any, what: str, parts: list[Part], i: int, repo: TreeSource, warn: Warn
 ) -> Folder:
-    """A part's entries, refused (CorruptObject) when the part is not what its tree
-    lists: as many entries (hostile ones counted, then skipped), the first named as
-    listed, in strict name order, all before the next part's first name."""
+    """Part `i`'s entries, hostile names skipped, refused (CorruptObject) when the part
+    is not what its tree lists (node.check_part; the skipped count as listed)."""
     nodes = decode_shown(doc, what, repo, warn)  # a version-1 tree, or refused
-    listed = len(doc["nodes"])
-    if listed != part.count:
-        raise CorruptObject(f"{what}: {listed} entries where the tree lists {part.count}")
-    if not nodes or nodes[0].name != part.first:
-        raise CorruptObject(f"{what}: its first entry is not the one the tree names")
-    prev = b""
-    for n in nodes:
-        if n.name <= prev or (end is not None and n.name >= end):
-            raise CorruptObject(f"{what}: entries out of name order")
-        prev = n.name
+    check_part(nodes, parts, i, what, listed=len(doc["nodes"]))
     return {n.name: n for n in nodes}
 
 
