@@ -141,3 +141,25 @@ def test_a_sparse_file_that_grows_while_read_is_marked_changed(
         content = b"".join(repo.read_blob(b) for b in node.content)
     assert report.changed_while_read == [str(image)] and node.changed
     assert content == image.read_bytes()  # the last read, whole: growth included
+
+
+def test_a_hole_of_many_chunks_is_restored_reading_its_zero_chunk_once(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    make(src / "f", [("data", 100), ("hole", 128 * MiB), ("data", 100)])
+    cli.ok("backup", str(src))
+    reads: list[bytes] = []
+    real = Repository.read_at
+
+    def counting(repo: Repository, blob_id: bytes, loc: object) -> bytes:
+        reads.append(blob_id)
+        return real(repo, blob_id, loc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Repository, "read_at", counting)
+    out = tmp_path / "out"
+    cli.ok("restore", "latest", "--target", str(out), "--verify")
+    back = out / (src / "f").relative_to("/")
+    assert file_digest(back) == file_digest(src / "f") and allocated(back) < 8 * MiB
+    assert len(reads) == len(set(reads))  # 32 chunks of zeros: their one blob read once

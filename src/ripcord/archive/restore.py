@@ -113,6 +113,9 @@ class Restorer:
         self.includer = Excluder(options.includes) if options.includes else None
         self.can_chown = os.geteuid() == 0
         self._links: dict[tuple[int, int], bytes] = {}  # (dev, inode) -> path below target
+        # blobs read once and found all zeros: written as holes again without a read (a
+        # sparse disk image is thousands of the same one; an id names one content)
+        self._zeros: set[bytes] = set()
         self._pool = _started_pool(WRITERS, "ripcord-write")
         self._slots = threading.Semaphore(IN_FLIGHT)
         self._lock = threading.Lock()
@@ -422,8 +425,14 @@ class Restorer:
                 for blob_id, loc in zip(node.content, locs, strict=True):
                     if self._stop.is_set():
                         raise InterruptedError("restore stopped")
+                    if blob_id in self._zeros:
+                        offset += loc.length
+                        self.progress.advance(loc.length)
+                        continue
                     data = self.repo.read_at(blob_id, loc)
-                    if data.count(0) != len(data):  # all-zero blobs become holes
+                    if data.count(0) == len(data):  # all-zero blobs become holes
+                        self._zeros.add(blob_id)
+                    else:
                         view = memoryview(data)
                         pos = offset
                         while view:
