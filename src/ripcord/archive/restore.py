@@ -26,9 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import blake3
-
 from ripcord.archive.excludes import Excluder
+from ripcord.archive.holes import file_digest
 from ripcord.archive.meta import write_xattrs
 from ripcord.archive.node import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node, Part
 from ripcord.archive.progress import NullProgress, Progress
@@ -493,17 +492,17 @@ class Restorer:
         return True
 
     def _verify(self, dir_fd: int, path: bytes, node: Node) -> None:
-        h = blake3.blake3()
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
         try:  # reading must not move the atime just restored
             fd = os.open(node.name, flags | os.O_NOATIME, dir_fd=dir_fd)
         except PermissionError:
             fd = os.open(node.name, flags, dir_fd=dir_fd)
-        with os.fdopen(fd, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
+        try:
+            digest = file_digest(fd)
+        finally:
+            os.close(fd)
         with self._lock:
-            if h.digest() == node.hash:
+            if digest == node.hash:
                 self.report.verified += 1
             else:
                 self.report.verify_failed.append(os.fsdecode(path))
