@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import os
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ripcord.archive.backup import Backup, BackupOptions
 from ripcord.errors import EXIT_PARTIAL
+from ripcord.guard.changes import ChangeStats, all_files, measure
 from ripcord.repository import Repository
 from ripcord.repository import repository as repository_module
 from ripcord.storage import LocalStore
 from tests.conftest import FAST_KDF, PASSWORD, Cli
+from tests.splits import small_parts
 
 ENTRIES = 20_000
 # traced peak of the whole backup, per entry: 1642 bytes with every entry (its name,
@@ -66,3 +69,34 @@ def test_a_folder_too_big_for_one_tree_is_named_and_every_snapshot_still_restore
     assert (back / "small.txt").read_text() == "kept\n"
     assert (back / "huge").is_dir() and list((back / "huge").iterdir()) == []
     cli.ok("check", "--read-data")
+
+
+def test_the_guard_measures_a_first_backup_without_holding_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a parent nothing was deleted, so the added files need not be kept to be
+    matched with deleted ones: the guard's walk holds a part, not the folder."""
+    small_parts(monkeypatch, every=512)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(ENTRIES):
+        os.close(os.open(src / f"f{i:07}", os.O_CREAT | os.O_WRONLY, 0o644))
+    with Repository.init(
+        LocalStore(tmp_path / "repo", create=True), PASSWORD.encode(), FAST_KDF
+    ) as repo:
+        Backup(repo, BackupOptions([str(src)])).run()
+        tree = bytes.fromhex(repo.snapshots()[0].tree)
+        held = traced_peak(lambda: list(all_files(repo, tree)))  # every file held
+        stats: list[ChangeStats] = []
+        guard = traced_peak(lambda: stats.append(measure(repo, None, tree)))
+    assert stats[0].added == ENTRIES
+    assert guard < held / 2
+
+
+def traced_peak(run: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

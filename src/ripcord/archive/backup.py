@@ -18,10 +18,11 @@ import socket
 import stat
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, Protocol
 
 import blake3
@@ -43,7 +44,7 @@ from ripcord.archive.node import (
 )
 from ripcord.archive.parts import PartedEntries, TreeWriter
 from ripcord.archive.progress import NullProgress, Progress
-from ripcord.archive.scan import Entry, Scanner
+from ripcord.archive.scan import STAT_BATCH, Entry, Scanner
 from ripcord.archive.signals import Sampler, signal_of
 from ripcord.archive.trees import MAX_DEPTH, depth
 from ripcord.errors import RipcordError
@@ -56,6 +57,7 @@ SCAN_AHEAD = 512  # directory listings read ahead of the walk
 READ_WORKERS = 4
 READ_GROUP = 32  # small files read by one worker in one go
 READ_AHEAD = 4  # groups read ahead of the walk, per directory
+WINDOW = STAT_BATCH  # a directory's entries held at once (a batch of stats)
 HOLE_CHUNKS = 4  # a hole of at least this many largest chunks is not read (archive/holes.py)
 
 Wire = dict[str, Any]
@@ -453,21 +455,23 @@ class Backup:
         outer_dev = self._root_dev
         if e.path in self._named:
             self._root_dev = e.st.st_dev
+        entries: Iterator[Entry] = iter(())
         if self.options.one_file_system and e.st.st_dev != self._root_dev:
-            entries: list[Entry] = []  # a mount point: kept, but not entered
+            pass  # a mount point: kept, but not entered
         else:
             result = self._scan.listing(e.path)
             if isinstance(result, OSError):
                 self._error(e.path, result)
-                entries = []
             else:
                 entries = self._selected(e.path, result)
-        if entries and depth(e.path) >= MAX_DEPTH:
-            self._error(e.path, RipcordError(_TOO_DEEP))
-            for x in entries:
+        if depth(e.path) >= MAX_DEPTH:
+            kept = list(entries)
+            if kept:
+                self._error(e.path, RipcordError(_TOO_DEEP))
+            for x in kept:
                 self._scan.discard(x.path)  # read ahead, never entered
-            entries = []
-        items = self._children(entries, prev_children)
+            entries = iter(())
+        items = self._windows(entries, prev_children)
         tree = TreeWriter(self.repo.save_tree, lambda n, err: self._error(e.path, _lost(n, err)))
         return _Open(node, prev_sub, prev_list, outer_dev, items, tree, path=e.path)
 
@@ -481,17 +485,15 @@ class Backup:
             node.subtree = d.tree.close()
         return node.to_wire()
 
-    def _selected(self, path: bytes, entries: list[Entry]) -> list[Entry]:
+    def _selected(self, path: bytes, entries: Iterable[Entry]) -> Iterator[Entry]:
         cache_dir = self.options.exclude_caches and is_cache_dir(path)
-        out = []
         for e in entries:
             if e.error is not None and not cache_dir:
                 self._error(e.path, e.error)
             elif e.st is not None and self._keep(e, e.st, cache_dir):
-                out.append(e)
+                yield e
             elif e.st is not None and stat.S_ISDIR(e.st.st_mode):
                 self._scan.discard(e.path)  # read ahead, never entered
-        return out
 
     def _keep(self, e: Entry, st: os.stat_result, cache_dir: bool) -> bool:
         if cache_dir:
@@ -500,6 +502,13 @@ class Backup:
         return not self.excluder.excluded(e.path, stat.S_ISDIR(st.st_mode)) or any(
             n == e.path or n.startswith(e.path + b"/") for n in self._named
         )
+
+    def _windows(self, entries: Iterator[Entry], prev: Entries) -> Iterator[Wire | _Descend]:
+        """_children of a directory's entries a window at a time: a big directory's
+        entries are stat'ed as they are taken (scan.Names), and only a window of them
+        is held, with its small reads and their results."""
+        while window := list(islice(entries, WINDOW)):
+            yield from self._children(window, prev)
 
     def _children(self, entries: list[Entry], prev: Entries) -> Iterator[Wire | _Descend]:
         """Each entry's wire node, or for a directory the request to walk it, with

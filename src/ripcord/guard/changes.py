@@ -105,6 +105,8 @@ def measure(
     stats = ChangeStats()
     watched = {c.encode() if isinstance(c, str) else c for c in canaries}
     removed: dict[bytes, Node] = {}  # deleted files by path: a renamed copy may follow
+    # added files, to match with deleted ones; none without a parent (nothing deleted),
+    # so a first backup of a million files does not hold a million nodes
     added: list[tuple[bytes, Node]] = []
     random_delta = 0
     changes: Iterable[Change] = (
@@ -123,7 +125,10 @@ def measure(
         if c.kind in (ADDED, TYPE) and b is not None:
             stats.added += 1
             stats.bytes_added += b.size
-            added.append((c.path, b))
+            if parent_tree is not None:
+                added.append((c.path, b))
+            if _is_note(c.path, b):
+                stats.notes.append(c.path.decode(errors="replace"))
             random_delta += _counts_random(b)
         if c.kind == MODIFIED and a is not None and b is not None:
             stats.modified += 1
@@ -136,8 +141,6 @@ def measure(
         if c.path in watched and c.kind != ADDED:
             stats.canaries.append(c.path.decode(errors="replace"))
     for path, node in added:
-        if _is_note(path, node):
-            stats.notes.append(path.decode(errors="replace"))
         old = _renamed_from(path, removed) if removed else None  # none on a first backup
         if old is not None and is_random(node.sig) and not is_random(old.sig):
             stats.renamed_random += 1
@@ -145,7 +148,7 @@ def measure(
     _moves(stats, removed, added)
     stats.deleted_dirs = _dir_sizes(stats.deleted_dirs, removed)
     if parent_tree is not None and parent_random is None:  # a parent from before the guard
-        stats.random_files = sum(_counts_random(n) for _, n in _files(repo, tree))
+        stats.random_files = sum(_counts_random(n) for _, n in all_files(repo, tree))
     else:  # without a parent every file was added, so the delta is the count
         stats.random_files = max(0, (parent_random or 0) + random_delta)
     return stats
@@ -171,11 +174,11 @@ def _moves(stats: ChangeStats, removed: dict[bytes, Node], added: list[tuple[byt
 
 
 def _all_added(repo: Repository, tree: bytes) -> Iterable[Change]:
-    for path, node in _files(repo, tree):
+    for path, node in all_files(repo, tree):
         yield Change(path, ADDED, None, node)
 
 
-def _files(repo: Repository, tree: bytes) -> Iterable[tuple[bytes, Node]]:
+def all_files(repo: Repository, tree: bytes) -> Iterable[tuple[bytes, Node]]:
     root = Node(name=b"/", type=DIR, subtree=tree)
     return ((p, n) for p, n in walk(repo, root, b"/") if n.type == FILE)
 
