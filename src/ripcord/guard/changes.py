@@ -179,6 +179,7 @@ def _all_added(repo: Repository, tree: bytes) -> Iterable[Change]:
 
 
 def all_files(repo: Repository, tree: bytes) -> Iterable[tuple[bytes, Node]]:
+    """Every file below `tree` with its path, as the walk reads them (a part at a time)."""
     root = Node(name=b"/", type=DIR, subtree=tree)
     return ((p, n) for p, n in walk(repo, root, b"/") if n.type == FILE)
 
