@@ -6,7 +6,6 @@ and a drill's sampling."""
 from __future__ import annotations
 
 import os
-import tracemalloc
 from collections import deque
 from pathlib import Path
 
@@ -24,16 +23,10 @@ from ripcord.storage import LocalStore
 from ripcord.verify.sample import candidates
 from tests.conftest import FAST_KDF, PASSWORD, Cli
 from tests.faults import api_repo, hostile_snapshot, raw_node
+from tests.memory import empty_files, traced_peak
 from tests.splits import small_parts
 
 ENTRIES = 20_000
-
-
-def empty_files(root: Path, count: int) -> Path:
-    root.mkdir(parents=True)
-    for i in range(count):
-        os.close(os.open(root / f"f{i:07}", os.O_CREAT | os.O_WRONLY, 0o644))
-    return root
 
 
 def folder_tree(repo: Repository, path: Path, snap: Snapshot | None = None) -> bytes:
@@ -46,17 +39,6 @@ def folder_tree(repo: Repository, path: Path, snap: Snapshot | None = None) -> b
         assert node is not None and node.subtree is not None
         tree = node.subtree
     return tree
-
-
-def traced_peak(run: object) -> int:
-    """The traced peak, in bytes, of calling `run`."""
-    assert callable(run)
-    tracemalloc.start()
-    try:
-        run()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def test_a_split_folder_is_restored_walked_searched_and_sampled_a_part_at_a_time(

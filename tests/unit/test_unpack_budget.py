@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tracemalloc
-from collections.abc import Callable
 
 import msgpack
 import pytest
@@ -23,19 +21,10 @@ from hypothesis import strategies as st
 from ripcord.archive.node import decode_tree_data
 from ripcord.errors import CorruptObject
 from ripcord.repository.unpack import FACTOR, FREE, decoded_cost, unpack
+from tests.memory import traced_peak
 
 SIZE = FREE + 4096  # big enough to be scanned
 SLACK = 2048  # what a call allocates beside the values it decodes
-
-
-def peak(run: Callable[[], object]) -> int:
-    """The peak of Python allocations while `run` runs (its result dropped)."""
-    tracemalloc.start()
-    try:
-        run()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def array_of(item: bytes, total: int = SIZE) -> bytes:
@@ -69,7 +58,7 @@ def test_a_hostile_document_is_refused_or_decoded_within_the_bound(doc: bytes) -
         except CorruptObject as e:
             return e
 
-    assert peak(run) <= FACTOR * len(doc)
+    assert traced_peak(run) <= FACTOR * len(doc)
 
 
 @pytest.mark.parametrize("shape", ["empty arrays", "empty maps", "negative fixints"])
@@ -169,7 +158,7 @@ def test_the_scan_costs_at_least_what_decoding_allocates(doc: bytes) -> None:
     def decode() -> object:
         return msgpack.unpackb(doc, strict_map_key=False, unicode_errors="surrogateescape")
 
-    assert peak(decode) <= cost + SLACK
+    assert traced_peak(decode) <= cost + SLACK
 
 
 def test_a_tree_decoded_node_by_node_is_held_to_the_same_budget() -> None:
@@ -183,4 +172,4 @@ def test_a_tree_decoded_node_by_node_is_held_to_the_same_budget() -> None:
             decode_tree_data(data, "tree 00")
         return None
 
-    assert peak(run) <= FACTOR * len(data)
+    assert traced_peak(run) <= FACTOR * len(data)
