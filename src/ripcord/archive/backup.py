@@ -51,6 +51,7 @@ from ripcord.errors import RipcordError
 from ripcord.repository import DATA, Repository, Snapshot, chain_heads
 from ripcord.repository.repository import TreeTooLarge
 
+_EMPTY = blake3.blake3(b"").digest()
 READ_ATTEMPTS = 2  # a file that changes while read is read once more
 SCAN_WORKERS = 8
 SCAN_AHEAD = 512  # directory listings read ahead of the walk
@@ -519,7 +520,7 @@ class Backup:
                 self._scan.prefetch(e.path)
         to_read = [
             e for e in entries
-            if e.st is not None and stat.S_ISREG(e.st.st_mode) and e.st.st_size < self.min_size
+            if e.st is not None and stat.S_ISREG(e.st.st_mode) and 0 < e.st.st_size < self.min_size
             and not _unchanged(prev.get(e.name), e.st)
         ]  # fmt: skip
         # small files are read in groups: each hand-off between threads is a GIL round
@@ -572,7 +573,12 @@ class Backup:
         try:
             if isinstance(read, OSError):
                 raise read
-            done = read if read is not None else self._read_large(e.path, self._notes(prev))
+            if read is not None:
+                done = read
+            elif st.st_size == 0:  # nothing to read: no open, read and fstat each
+                done = _Read([], _EMPTY, 0, None, st, False, read_xattrs(e.path))
+            else:
+                done = self._read_large(e.path, self._notes(prev))
         except OSError as err:
             self._error(e.path, err)
             return None
