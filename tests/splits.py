@@ -3,9 +3,13 @@ folder of a hundred entries is stored as a real split tree (archive/parts.py).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ripcord.archive import parts
+from ripcord.archive.trees import lookup
+from ripcord.repository import Repository
 
 
 def small_parts(monkeypatch: pytest.MonkeyPatch, every: int = 4) -> None:
@@ -15,3 +19,13 @@ def small_parts(monkeypatch: pytest.MonkeyPatch, every: int = 4) -> None:
     monkeypatch.setattr(parts, "MIN_PART", every)
     monkeypatch.setattr(parts, "CUT_MASK", every - 1)
     monkeypatch.setattr(parts, "MAX_PART", 4 * every)
+
+
+def folder_tree(repo: Repository, root: bytes, path: Path) -> bytes:
+    """The tree id of the folder at the absolute `path` below the root tree `root`."""
+    tree = root
+    for name in path.parts[1:]:
+        node = lookup(repo, tree, name.encode())
+        assert node is not None and node.subtree is not None, f"{name} is not a folder"
+        tree = node.subtree
+    return tree

@@ -14,12 +14,12 @@ import pytest
 from ripcord.archive import parts
 from ripcord.archive.backup import Backup, BackupOptions
 from ripcord.archive.diff import diff_trees
-from ripcord.archive.trees import listing, lookup
+from ripcord.archive.trees import listing
 from ripcord.guard.changes import measure
 from ripcord.repository import Repository
 from ripcord.storage import LocalStore
 from tests.conftest import FAST_KDF, PASSWORD
-from tests.splits import small_parts
+from tests.splits import folder_tree, small_parts
 
 FILES = 400
 MIDDLE = FILES // 2
@@ -64,15 +64,6 @@ def backups(root: Path, src: Path, steps: list[Any]) -> tuple[Repository, list[b
 def changes(repo: Repository, a: bytes, b: bytes) -> list[tuple[bytes, str, tuple[str, ...]]]:
     """What a diff reports, less the blob ids (each repository has its own key)."""
     return [(c.path, c.kind, c.fields) for c in diff_trees(repo, a, b)]
-
-
-def folder_tree(repo: Repository, root: bytes, path: Path) -> bytes:
-    tree = root
-    for name in path.parts[1:]:
-        node = lookup(repo, tree, name.encode())
-        assert node is not None and node.subtree is not None
-        tree = node.subtree
-    return tree
 
 
 def test_split_and_whole_folders_diff_and_guard_alike_and_equal_parts_are_not_read(

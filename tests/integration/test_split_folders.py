@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from ripcord.archive.trees import listing, lookup
+from ripcord.archive.trees import listing
 from ripcord.repository import Repository
 from ripcord.storage import LocalStore
 from tests.conftest import PASSWORD, Cli
-from tests.splits import small_parts
+from tests.splits import folder_tree, small_parts
 from tests.trees import assert_same, restored, tree_state
 
 FAST = ("--kdf-iterations", "1", "--kdf-memory-mib", "1")
@@ -41,11 +41,7 @@ def parts_of(cli: Cli, snapshot: str, path: Path) -> list[bytes]:
     """The part ids of the folder at `path` in a snapshot ([] when it is not split)."""
     with Repository.open(LocalStore(cli.repo), PASSWORD.encode()) as repo:
         snap = next(s for s in repo.snapshots() if s.id.startswith(snapshot))
-        tree = bytes.fromhex(snap.tree)
-        for name in path.parts[1:]:
-            node = lookup(repo, tree, name.encode())
-            assert node is not None and node.subtree is not None
-            tree = node.subtree
+        tree = folder_tree(repo, bytes.fromhex(snap.tree), path)
         return [p.id for p in listing(repo, tree).parts]
 
 

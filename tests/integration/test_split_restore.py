@@ -15,7 +15,7 @@ from ripcord.archive.backup import Backup, BackupOptions
 from ripcord.archive.find import Criteria, Finder
 from ripcord.archive.node import DIR, Node, Part, split_doc
 from ripcord.archive.restore import RestoreOptions, Restorer
-from ripcord.archive.trees import listing, load_nodes, lookup, part_nodes, walk
+from ripcord.archive.trees import listing, load_nodes, part_nodes, walk
 from ripcord.errors import EXIT_PARTIAL
 from ripcord.repository import Repository, Snapshot
 from ripcord.repository import repository as repository_module
@@ -24,21 +24,16 @@ from ripcord.verify.sample import candidates
 from tests.conftest import FAST_KDF, PASSWORD, Cli
 from tests.faults import api_repo, hostile_snapshot, raw_node
 from tests.memory import empty_files, traced_peak
-from tests.splits import small_parts
+from tests.splits import folder_tree, small_parts
 
 ENTRIES = 20_000
 
 
-def folder_tree(repo: Repository, path: Path, snap: Snapshot | None = None) -> bytes:
+def snapshot_folder(repo: Repository, path: Path, snap: Snapshot | None = None) -> bytes:
     """The tree id of the folder at `path` in `snap` (by default the one snapshot)."""
     if snap is None:
         (snap,) = repo.snapshots()
-    tree = bytes.fromhex(snap.tree)
-    for name in path.parts[1:]:
-        node = lookup(repo, tree, name.encode())
-        assert node is not None and node.subtree is not None
-        tree = node.subtree
-    return tree
+    return folder_tree(repo, bytes.fromhex(snap.tree), path)
 
 
 def test_a_split_folder_is_restored_walked_searched_and_sampled_a_part_at_a_time(
@@ -56,8 +51,8 @@ def test_a_split_folder_is_restored_walked_searched_and_sampled_a_part_at_a_time
         (src / "f0010000a").write_text("one more, in the middle\n")
         assert not Backup(repo, BackupOptions([str(src)])).run().errors
         first, snap = sorted(repo.snapshots(), key=lambda s: s.time)
-        tree = folder_tree(repo, src, snap)
-        assert len(listing(repo, tree).parts) >= 10 and tree != folder_tree(repo, src, first)
+        tree = snapshot_folder(repo, src, snap)
+        assert len(listing(repo, tree).parts) >= 10 and tree != snapshot_folder(repo, src, first)
         whole = traced_peak(lambda: load_nodes(repo, tree))  # every node held at once
         folder = Node(name=b"src", type=DIR, subtree=tree)
         walked = traced_peak(lambda: deque(walk(repo, folder, b"/src"), maxlen=0))
@@ -89,7 +84,7 @@ def test_an_unreadable_part_costs_its_entries_and_the_other_parts_restore(
         (big / f"file-{i:04}").write_text(f"file {i}\n")
     cli.ok("backup", str(big))
     with api_repo(cli) as repo:
-        tree = folder_tree(repo, big)
+        tree = snapshot_folder(repo, big)
         parts = listing(repo, tree).parts
         at = len(parts) // 2
         gone = {n.name.decode() for n in part_nodes(repo, tree, parts, at)}
