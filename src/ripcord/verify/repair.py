@@ -434,7 +434,10 @@ class _Run:
             return
         protected = repo.protected()
         by_id = {s.id: s for s in self.snaps}
-        heads = chain_heads(repo.snapshots())
+        listed = repo.snapshots()
+        heads = chain_heads(listed)
+        # saved again by a run killed before it forgot the originals: not saved twice
+        saved = {s.parent: s for s in listed if TAG in s.tags and s.parent}
         forget = []
         for b in report.broken:
             if b.snapshot in protected:
@@ -442,8 +445,13 @@ class _Run:
                 continue
             snap = by_id.get(b.snapshot)
             if snap is not None and bytes.fromhex(snap.tree) not in self.finder.lost:
-                b.new = repo.save_snapshot(self._without_lost(snap, b, heads))
-                heads = [b.new]
+                again = self._without_lost(snap, b, heads)
+                done = saved.get(snap.id)
+                if done is not None and done.tree == again.tree:
+                    b.new = done.id
+                else:
+                    b.new = repo.save_snapshot(again)
+                    heads = [b.new]
             b.action = "repaired" if b.new else "forgotten"
             forget.append(b.snapshot)
         if forget:
