@@ -14,6 +14,7 @@ backslashes can reach the router), and each store checks `validate_name`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -62,6 +63,8 @@ DEFAULT_MAX_REQUEST = 72 << 20
 
 log = logging.getLogger("ripcord.serve")
 
+
+BCRYPT_AT_ONCE = 1  # bcrypt checks of unknown tokens running at once
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -122,6 +125,10 @@ class _Handlers:
         self.options = options
         self.users = users
         self.repos = repos
+        # a flood of wrong tokens for users not yet seen costs ~0.25 s of bcrypt each:
+        # one at a time, they queue on the event loop, not in the worker threads that
+        # every request's store calls need, and clients already seen skip bcrypt
+        self._bcrypt = asyncio.Semaphore(BCRYPT_AT_ONCE)
 
     async def capabilities(self, request: Request) -> Response:
         return await _answer(self._capabilities(request))
@@ -235,7 +242,11 @@ class _Handlers:
         if credentials is None:
             raise Refused(401, "authentication required: HTTP Basic with user and token")
         user, token = credentials
-        if not await run_in_threadpool(self.users.verify, user, token):
+        known = self.users.remembered(user, token)
+        if known is None:  # bcrypt: one at a time, so failed logins take a core at most
+            async with self._bcrypt:
+                known = await run_in_threadpool(self.users.verify, user, token)
+        if not known:
             raise Refused(401, "wrong user or token")
         request.state.user = user
         repo: str = request.path_params["repo"]
