@@ -66,6 +66,7 @@ log = logging.getLogger("ripcord.serve")
 
 BCRYPT_AT_ONCE = 1  # bcrypt checks of unknown tokens running at once
 
+
 @dataclass(frozen=True)
 class ServerOptions:
     root: Path
